@@ -1,0 +1,1 @@
+//! Handler logic, one module per Step Functions task.
