@@ -1,0 +1,777 @@
+//! The embedded store: every record kind in one SQLite file.
+//!
+//! Records are stored whole as JSON under the same `pk`/`sk` keys the DynamoDB
+//! tables use (`contracts::keys`), in one `items` table partitioned by `tbl`
+//! (the DynamoDB table the record would live in). Conditional writes are SQL
+//! `WHERE` clauses on `json_extract`, and `record_terminal` is one IMMEDIATE
+//! transaction, so the embedded default keeps the same exactly-once guarantees as
+//! DynamoDB. Every call runs on the blocking pool: rusqlite is synchronous and
+//! must not stall the async executor.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::contracts::{
+    ActionIntentV1, ActionOutcomeV1, AttemptStatus, ExecutionAttempt, ExternalWriteDedupe,
+    GlobalControls, LedgerEntry, TenantConfig, ToolRegistryEntry, keys,
+};
+use crate::error::{ExecutionError, Result};
+use crate::ports::{Store, TerminalWrite, TerminalWriteResult};
+
+pub const DB_FILE: &str = "ccx.sqlite";
+
+const T_INTENTS: &str = "intents";
+const T_ATTEMPTS: &str = "attempts";
+const T_OUTCOMES: &str = "outcomes";
+const T_REGISTRY: &str = "registry";
+const T_DEDUPE: &str = "dedupe";
+const T_LEDGER: &str = "ledger";
+const T_TENANTS: &str = "tenants";
+const DEDUPE_SK: &str = "DEDUPE";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    tbl TEXT NOT NULL,
+    pk  TEXT NOT NULL,
+    sk  TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tbl, pk, sk)
+) WITHOUT ROWID;
+";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn sql_err(op: &str, e: rusqlite::Error) -> ExecutionError {
+    // SQLITE_BUSY/LOCKED: another process holds the write lock past busy_timeout.
+    // Worth a retry by the state machine; anything else is a real fault.
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            ExecutionError::store_unavailable(format!("sqlite {op}: database busy: {e}"))
+        }
+        _ => ExecutionError::new(
+            crate::error::names::PERMANENT,
+            crate::error::ErrorClass::Unknown,
+            "STORE_ERROR",
+            false,
+            format!("sqlite {op}: {e}"),
+        ),
+    }
+}
+
+fn to_doc<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| {
+        ExecutionError::validation("UNSERIALISABLE_RECORD", format!("cannot serialise record: {e}"))
+    })
+}
+
+fn from_doc<T: DeserializeOwned>(tbl: &str, pk: &str, sk: &str, doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|e| {
+        ExecutionError::new(
+            crate::error::names::PERMANENT,
+            crate::error::ErrorClass::Unknown,
+            "CORRUPT_RECORD",
+            false,
+            format!("record {tbl}/{pk}/{sk} does not match its contract: {e}"),
+        )
+    })
+}
+
+fn get_doc(conn: &Connection, tbl: &str, pk: &str, sk: &str) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT doc FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
+        params![tbl, pk, sk],
+        |row| row.get::<_, String>(0),
+    )
+    .optional()
+    .map_err(|e| sql_err("get", e))
+}
+
+fn get_typed<T: DeserializeOwned>(conn: &Connection, tbl: &str, pk: &str, sk: &str) -> Result<Option<T>> {
+    get_doc(conn, tbl, pk, sk)?
+        .map(|doc| from_doc(tbl, pk, sk, &doc))
+        .transpose()
+}
+
+fn upsert(conn: &Connection, tbl: &str, pk: &str, sk: &str, doc: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO items (tbl, pk, sk, doc) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET doc = excluded.doc",
+        params![tbl, pk, sk, doc],
+    )
+    .map(|_| ())
+    .map_err(|e| sql_err("put", e))
+}
+
+/// Insert unless the key exists; true when written.
+fn insert_if_absent(conn: &Connection, tbl: &str, pk: &str, sk: &str, doc: &str) -> Result<bool> {
+    conn.execute(
+        "INSERT INTO items (tbl, pk, sk, doc) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tbl, pk, sk) DO NOTHING",
+        params![tbl, pk, sk, doc],
+    )
+    .map(|n| n == 1)
+    .map_err(|e| sql_err("conditional put", e))
+}
+
+fn ledger_keys(e: &LedgerEntry) -> (String, String) {
+    (
+        keys::ledger_pk(&e.tenant_id),
+        keys::ledger_sk(&e.trace_id, e.event_type.seq(), &e.entry_id),
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file. WAL and a busy timeout let the
+    /// Lambda binaries and `ccx` share one data folder across processes.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| {
+            ExecutionError::configuration(
+                "STORE_UNAVAILABLE",
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| sql_err("busy_timeout", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sql_err("journal_mode", e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql_err("synchronous", e))?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory().map_err(|e| sql_err("open", e))?;
+        Self::init(conn)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.execute_batch(SCHEMA).map_err(|e| sql_err("schema", e))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ExecutionError::store_unavailable(format!("sqlite worker failed: {e}")))?
+    }
+
+    /// Every record of one kind (for `ccx`, audits and the chaos checks).
+    async fn scan<T: DeserializeOwned + Send + 'static>(&self, tbl: &'static str) -> Result<Vec<T>> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT pk, sk, doc FROM items WHERE tbl = ?1 ORDER BY pk, sk")
+                .map_err(|e| sql_err("scan", e))?;
+            let rows = stmt
+                .query_map(params![tbl], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })
+                .map_err(|e| sql_err("scan", e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (pk, sk, doc) = row.map_err(|e| sql_err("scan", e))?;
+                out.push(from_doc(tbl, &pk, &sk, &doc)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn list_attempts(&self) -> Result<Vec<ExecutionAttempt>> {
+        self.scan(T_ATTEMPTS).await
+    }
+    pub async fn list_outcomes(&self) -> Result<Vec<ActionOutcomeV1>> {
+        self.scan(T_OUTCOMES).await
+    }
+    pub async fn list_ledger(&self) -> Result<Vec<LedgerEntry>> {
+        self.scan(T_LEDGER).await
+    }
+    pub async fn list_dedupe(&self) -> Result<Vec<ExternalWriteDedupe>> {
+        self.scan(T_DEDUPE).await
+    }
+    pub async fn list_intents(&self) -> Result<Vec<ActionIntentV1>> {
+        self.scan(T_INTENTS).await
+    }
+
+    /// Finds an intent by id alone (the `ccx status` command has no tenant/account).
+    pub async fn find_intent(&self, action_intent_id: &str) -> Result<Option<ActionIntentV1>> {
+        let sk = keys::intent_sk(action_intent_id);
+        self.with_conn(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT pk, doc FROM items WHERE tbl = ?1 AND sk = ?2 LIMIT 1",
+                    params![T_INTENTS, sk],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()
+                .map_err(|e| sql_err("find intent", e))?;
+            row.map(|(pk, doc)| from_doc(T_INTENTS, &pk, &sk, &doc)).transpose()
+        })
+        .await
+    }
+
+    /// Ledger entries of one trace, whatever the tenant (`ccx trace`).
+    pub async fn ledger_for_trace_any_tenant(&self, trace_id: &str) -> Result<Vec<LedgerEntry>> {
+        let prefix = keys::ledger_trace_prefix(trace_id);
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT pk, sk, doc FROM items WHERE tbl = ?1 AND substr(sk, 1, ?2) = ?3 ORDER BY sk",
+                )
+                .map_err(|e| sql_err("ledger by trace", e))?;
+            let rows = stmt
+                .query_map(params![T_LEDGER, prefix.len() as i64, prefix], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })
+                .map_err(|e| sql_err("ledger by trace", e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (pk, sk, doc) = row.map_err(|e| sql_err("ledger by trace", e))?;
+                out.push(from_doc(T_LEDGER, &pk, &sk, &doc)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_intent(&self, intent: &ActionIntentV1) -> Result<()> {
+        let pk = keys::tenant_account_pk(&intent.tenant_id, &intent.account_id);
+        let sk = keys::intent_sk(&intent.action_intent_id);
+        let doc = to_doc(intent)?;
+        self.with_conn(move |c| upsert(c, T_INTENTS, &pk, &sk, &doc)).await
+    }
+
+    async fn get_intent(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<Option<ActionIntentV1>> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let sk = keys::intent_sk(action_intent_id);
+        self.with_conn(move |c| get_typed(c, T_INTENTS, &pk, &sk)).await
+    }
+
+    async fn put_registry_entry(&self, entry: &ToolRegistryEntry) -> Result<()> {
+        let pk = keys::registry_pk(&entry.action_type);
+        let sk = keys::registry_sk(entry.registry_version);
+        let doc = to_doc(entry)?;
+        self.with_conn(move |c| upsert(c, T_REGISTRY, &pk, &sk, &doc)).await
+    }
+
+    async fn get_registry_entry(
+        &self,
+        action_type: &str,
+        version: Option<u32>,
+    ) -> Result<Option<ToolRegistryEntry>> {
+        let pk = keys::registry_pk(action_type);
+        self.with_conn(move |c| match version {
+            Some(v) => get_typed(c, T_REGISTRY, &pk, &keys::registry_sk(v)),
+            None => {
+                let row = c
+                    .query_row(
+                        "SELECT sk, doc FROM items WHERE tbl = ?1 AND pk = ?2 ORDER BY sk DESC LIMIT 1",
+                        params![T_REGISTRY, pk],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                    )
+                    .optional()
+                    .map_err(|e| sql_err("latest registry", e))?;
+                row.map(|(sk, doc)| from_doc(T_REGISTRY, &pk, &sk, &doc)).transpose()
+            }
+        })
+        .await
+    }
+
+    async fn put_tenant_config(&self, config: &TenantConfig) -> Result<()> {
+        let pk = keys::tenant_config_pk(&config.tenant_id);
+        let doc = to_doc(config)?;
+        self.with_conn(move |c| upsert(c, T_TENANTS, &pk, keys::TENANT_CONFIG_SK, &doc))
+            .await
+    }
+
+    async fn get_tenant_config(&self, tenant_id: &str) -> Result<Option<TenantConfig>> {
+        let pk = keys::tenant_config_pk(tenant_id);
+        self.with_conn(move |c| get_typed(c, T_TENANTS, &pk, keys::TENANT_CONFIG_SK))
+            .await
+    }
+
+    async fn put_global_controls(&self, controls: &GlobalControls) -> Result<()> {
+        let doc = to_doc(controls)?;
+        self.with_conn(move |c| {
+            upsert(c, T_TENANTS, keys::GLOBAL_CONTROLS_PK, keys::GLOBAL_CONTROLS_SK, &doc)
+        })
+        .await
+    }
+
+    async fn get_global_controls(&self) -> Result<GlobalControls> {
+        self.with_conn(|c| {
+            get_typed(c, T_TENANTS, keys::GLOBAL_CONTROLS_PK, keys::GLOBAL_CONTROLS_SK)
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    async fn get_attempt(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<Option<ExecutionAttempt>> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let sk = keys::attempt_sk(action_intent_id);
+        self.with_conn(move |c| get_typed(c, T_ATTEMPTS, &pk, &sk)).await
+    }
+
+    async fn create_attempt(&self, attempt: &ExecutionAttempt) -> Result<bool> {
+        let pk = keys::tenant_account_pk(&attempt.tenant_id, &attempt.account_id);
+        let sk = keys::attempt_sk(&attempt.action_intent_id);
+        let doc = to_doc(attempt)?;
+        self.with_conn(move |c| insert_if_absent(c, T_ATTEMPTS, &pk, &sk, &doc))
+            .await
+    }
+
+    async fn replace_attempt(
+        &self,
+        attempt: &ExecutionAttempt,
+        expected_status: AttemptStatus,
+        expected_attempt_count: u32,
+    ) -> Result<bool> {
+        let pk = keys::tenant_account_pk(&attempt.tenant_id, &attempt.account_id);
+        let sk = keys::attempt_sk(&attempt.action_intent_id);
+        let doc = to_doc(attempt)?;
+        self.with_conn(move |c| {
+            c.execute(
+                "UPDATE items SET doc = ?4
+                 WHERE tbl = ?1 AND pk = ?2 AND sk = ?3
+                   AND json_extract(doc, '$.status') = ?5
+                   AND json_extract(doc, '$.attempt_count') = ?6",
+                params![
+                    T_ATTEMPTS,
+                    pk,
+                    sk,
+                    doc,
+                    expected_status.as_str(),
+                    expected_attempt_count
+                ],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| sql_err("replace attempt", e))
+        })
+        .await
+    }
+
+    async fn record_terminal(&self, write: &TerminalWrite) -> Result<TerminalWriteResult> {
+        let write = write.clone();
+        self.with_conn(move |c| {
+            let outcome = &write.outcome;
+            let pk = keys::tenant_account_pk(&outcome.tenant_id, &outcome.account_id);
+            let attempt_sk = keys::attempt_sk(&outcome.action_intent_id);
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql_err("begin", e))?;
+
+            let attempt: Option<ExecutionAttempt> = get_typed(&tx, T_ATTEMPTS, &pk, &attempt_sk)?;
+            let Some(mut attempt) = attempt else {
+                return Err(ExecutionError::conflict(
+                    "ATTEMPT_NOT_FOUND",
+                    format!(
+                        "no execution attempt for intent {} (tenant {}, account {}): nothing to record against",
+                        outcome.action_intent_id, outcome.tenant_id, outcome.account_id
+                    ),
+                ));
+            };
+            let same_attempt = attempt.trace_id == outcome.trace_id
+                && attempt.attempt_count == outcome.attempt_count;
+            if same_attempt && attempt.status.is_terminal() {
+                // A retried recorder whose first write committed: nothing to do.
+                return Ok(TerminalWriteResult::AlreadyRecorded);
+            }
+            if !same_attempt || attempt.status != AttemptStatus::Running {
+                return Err(ExecutionError::conflict(
+                    "ATTEMPT_CONDITION_FAILED",
+                    format!(
+                        "attempt of intent {} is {} with trace {} attempt {}, not RUNNING with trace {} attempt {}: refusing to record",
+                        outcome.action_intent_id,
+                        attempt.status.as_str(),
+                        attempt.trace_id,
+                        attempt.attempt_count,
+                        outcome.trace_id,
+                        outcome.attempt_count
+                    ),
+                ));
+            }
+            attempt.status = write.attempt_status;
+            attempt.completed_at = Some(outcome.completed_at);
+            // Terminal records must never expire: drop the lock TTL.
+            attempt.lock_expires_at = None;
+            upsert(&tx, T_ATTEMPTS, &pk, &attempt_sk, &to_doc(&attempt)?)?;
+            upsert(
+                &tx,
+                T_OUTCOMES,
+                &pk,
+                &keys::outcome_sk(&outcome.action_intent_id),
+                &to_doc(outcome)?,
+            )?;
+            for entry in &write.ledger {
+                let (lpk, lsk) = ledger_keys(entry);
+                insert_if_absent(&tx, T_LEDGER, &lpk, &lsk, &to_doc(entry)?)?;
+            }
+            tx.commit().map_err(|e| sql_err("commit", e))?;
+            Ok(TerminalWriteResult::Written)
+        })
+        .await
+    }
+
+    async fn get_outcome(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<Option<ActionOutcomeV1>> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let sk = keys::outcome_sk(action_intent_id);
+        self.with_conn(move |c| get_typed(c, T_OUTCOMES, &pk, &sk)).await
+    }
+
+    async fn get_dedupe(&self, idempotency_key: &str) -> Result<Option<ExternalWriteDedupe>> {
+        let pk = keys::dedupe_pk(idempotency_key);
+        self.with_conn(move |c| get_typed(c, T_DEDUPE, &pk, DEDUPE_SK)).await
+    }
+
+    async fn put_dedupe(&self, record: &ExternalWriteDedupe) -> Result<bool> {
+        let pk = keys::dedupe_pk(&record.idempotency_key);
+        let doc = to_doc(record)?;
+        self.with_conn(move |c| insert_if_absent(c, T_DEDUPE, &pk, DEDUPE_SK, &doc))
+            .await
+    }
+
+    async fn append_ledger(&self, entries: &[LedgerEntry]) -> Result<()> {
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            let (pk, sk) = ledger_keys(e);
+            rows.push((pk, sk, to_doc(e)?));
+        }
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(|e| sql_err("begin", e))?;
+            for (pk, sk, doc) in &rows {
+                insert_if_absent(&tx, T_LEDGER, pk, sk, doc)?;
+            }
+            tx.commit().map_err(|e| sql_err("commit", e))
+        })
+        .await
+    }
+
+    async fn ledger_by_trace(&self, tenant_id: &str, trace_id: &str) -> Result<Vec<LedgerEntry>> {
+        let pk = keys::ledger_pk(tenant_id);
+        let prefix = keys::ledger_trace_prefix(trace_id);
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT sk, doc FROM items
+                     WHERE tbl = ?1 AND pk = ?2 AND substr(sk, 1, ?3) = ?4 ORDER BY sk",
+                )
+                .map_err(|e| sql_err("ledger by trace", e))?;
+            let rows = stmt
+                .query_map(params![T_LEDGER, pk, prefix.len() as i64, prefix], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(|e| sql_err("ledger by trace", e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (sk, doc) = row.map_err(|e| sql_err("ledger by trace", e))?;
+                out.push(from_doc(T_LEDGER, &pk, &sk, &doc)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::{
+        CompensationStatus, LedgerEventType, OutcomeStatus, ReplayRequest,
+    };
+    use crate::fixtures;
+    use serde_json::json;
+
+    fn outcome_for(a: &ExecutionAttempt, status: OutcomeStatus) -> ActionOutcomeV1 {
+        ActionOutcomeV1 {
+            action_intent_id: a.action_intent_id.clone(),
+            tenant_id: a.tenant_id.clone(),
+            account_id: a.account_id.clone(),
+            trace_id: a.trace_id.clone(),
+            decision_trace_id: "dec".into(),
+            status,
+            attempt_count: a.attempt_count,
+            tool_name: Some(a.tool_name.clone()),
+            tool_run_ref: None,
+            external_object_refs: vec![],
+            raw_response_artifact_ref: None,
+            error_class: None,
+            error_code: None,
+            error_message: None,
+            failed_state: None,
+            compensation_status: CompensationStatus::None,
+            compensation_error: None,
+            idempotency_key: a.idempotency_key.clone(),
+            started_at: a.started_at,
+            completed_at: fixtures::t0(),
+        }
+    }
+
+    fn ledger(a: &ExecutionAttempt, ev: LedgerEventType) -> LedgerEntry {
+        LedgerEntry::new(
+            &a.tenant_id,
+            &a.account_id,
+            &a.action_intent_id,
+            &a.trace_id,
+            "dec",
+            a.attempt_count,
+            ev,
+            fixtures::t0(),
+            json!({}),
+        )
+    }
+
+    fn terminal(a: &ExecutionAttempt) -> TerminalWrite {
+        TerminalWrite {
+            outcome: outcome_for(a, OutcomeStatus::Succeeded),
+            attempt_status: AttemptStatus::Succeeded,
+            ledger: vec![ledger(a, LedgerEventType::ActionExecuted)],
+        }
+    }
+
+    #[tokio::test]
+    async fn intents_are_scoped_by_tenant_and_account() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        s.put_intent(&i).await.unwrap();
+        assert_eq!(s.get_intent("t1", "a1", "ai1").await.unwrap(), Some(i.clone()));
+        assert_eq!(s.get_intent("t2", "a1", "ai1").await.unwrap(), None);
+        assert_eq!(s.get_intent("t1", "a2", "ai1").await.unwrap(), None);
+        assert_eq!(s.find_intent("ai1").await.unwrap(), Some(i));
+    }
+
+    #[tokio::test]
+    async fn registry_returns_pinned_or_latest_version() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let v1 = fixtures::crm_task_registry_entry();
+        let mut v10 = v1.clone();
+        v10.registry_version = 10;
+        v10.tool_name = "crm.create_task_v10".into();
+        let mut v2 = v1.clone();
+        v2.registry_version = 2;
+        for e in [&v1, &v10, &v2] {
+            s.put_registry_entry(e).await.unwrap();
+        }
+        let latest = s.get_registry_entry("CREATE_CRM_TASK", None).await.unwrap().unwrap();
+        assert_eq!(latest.registry_version, 10, "numeric, not lexical, order");
+        let pinned = s.get_registry_entry("CREATE_CRM_TASK", Some(2)).await.unwrap().unwrap();
+        assert_eq!(pinned.registry_version, 2);
+        assert!(s.get_registry_entry("CREATE_CRM_TASK", Some(3)).await.unwrap().is_none());
+        assert!(s.get_registry_entry("NOPE", None).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn kill_switch_records_default_to_absent_and_no_global_stop() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        assert_eq!(s.get_tenant_config("t1").await.unwrap(), None);
+        assert!(!s.get_global_controls().await.unwrap().global_stop);
+        s.put_global_controls(&GlobalControls {
+            global_stop: true,
+            reason: Some("incident 42".into()),
+        })
+        .await
+        .unwrap();
+        assert!(s.get_global_controls().await.unwrap().global_stop);
+        s.put_tenant_config(&fixtures::tenant_enabled("t1")).await.unwrap();
+        assert!(s.get_tenant_config("t1").await.unwrap().unwrap().execution_enabled);
+    }
+
+    #[tokio::test]
+    async fn create_attempt_is_conditional() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let first = fixtures::running_attempt(&i, "tr1", "exec1");
+        let mut second = first.clone();
+        second.trace_id = "tr2".into();
+        assert!(s.create_attempt(&first).await.unwrap());
+        assert!(!s.create_attempt(&second).await.unwrap());
+        assert_eq!(s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap().trace_id, "tr1");
+    }
+
+    #[tokio::test]
+    async fn concurrent_lock_attempts_have_exactly_one_winner() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let mut handles = vec![];
+        for n in 0..16 {
+            let s = s.clone();
+            let a = fixtures::running_attempt(&i, &format!("tr{n}"), &format!("exec{n}"));
+            handles.push(tokio::spawn(async move { s.create_attempt(&a).await.unwrap() }));
+        }
+        let mut wins = 0;
+        for h in handles {
+            wins += h.await.unwrap() as u32;
+        }
+        assert_eq!(wins, 1);
+    }
+
+    #[tokio::test]
+    async fn replace_attempt_checks_status_and_count() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        s.create_attempt(&a).await.unwrap();
+        s.record_terminal(&terminal(&a)).await.unwrap();
+        let mut replay = a.clone();
+        replay.attempt_count = 2;
+        replay.trace_id = "tr2".into();
+        replay.replay = Some(ReplayRequest {
+            reason: "customer asked".into(),
+            requested_by: "ops:bob".into(),
+        });
+        assert!(!s.replace_attempt(&replay, AttemptStatus::Succeeded, 7).await.unwrap());
+        assert!(!s.replace_attempt(&replay, AttemptStatus::Failed, 1).await.unwrap());
+        assert!(s.replace_attempt(&replay, AttemptStatus::Succeeded, 1).await.unwrap());
+        // The first replace moved the item on: the same expectation now fails.
+        assert!(!s.replace_attempt(&replay, AttemptStatus::Succeeded, 1).await.unwrap());
+        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
+        assert_eq!((stored.attempt_count, stored.trace_id.as_str()), (2, "tr2"));
+    }
+
+    #[tokio::test]
+    async fn record_terminal_writes_all_three_and_removes_the_lock_ttl() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        s.create_attempt(&a).await.unwrap();
+        assert_eq!(s.record_terminal(&terminal(&a)).await.unwrap(), TerminalWriteResult::Written);
+        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
+        assert_eq!(stored.status, AttemptStatus::Succeeded);
+        assert_eq!(stored.lock_expires_at, None);
+        assert_eq!(stored.completed_at, Some(fixtures::t0()));
+        let outcome = s.get_outcome("t1", "a1", "ai1").await.unwrap().unwrap();
+        assert_eq!(outcome.status, OutcomeStatus::Succeeded);
+        let entries = s.ledger_by_trace("t1", "tr1").await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].event_type, LedgerEventType::ActionExecuted);
+    }
+
+    #[tokio::test]
+    async fn a_retried_record_terminal_is_already_recorded_and_duplicates_nothing() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        s.create_attempt(&a).await.unwrap();
+        s.record_terminal(&terminal(&a)).await.unwrap();
+        let mut retry = terminal(&a);
+        retry.outcome.completed_at = fixtures::t0() + chrono::Duration::seconds(5);
+        assert_eq!(
+            s.record_terminal(&retry).await.unwrap(),
+            TerminalWriteResult::AlreadyRecorded
+        );
+        assert_eq!(s.ledger_by_trace("t1", "tr1").await.unwrap().len(), 1);
+        let outcome = s.get_outcome("t1", "a1", "ai1").await.unwrap().unwrap();
+        assert_eq!(outcome.completed_at, fixtures::t0(), "first write kept");
+    }
+
+    #[tokio::test]
+    async fn record_terminal_for_another_trace_is_a_conflict_and_writes_nothing() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        s.create_attempt(&a).await.unwrap();
+        let mut stranger = a.clone();
+        stranger.trace_id = "tr-other".into();
+        let err = s.record_terminal(&terminal(&stranger)).await.unwrap_err();
+        assert_eq!(err.name, "ConflictError");
+        assert_eq!(err.code, "ATTEMPT_CONDITION_FAILED");
+        assert!(s.get_outcome("t1", "a1", "ai1").await.unwrap().is_none());
+        assert!(s.ledger_by_trace("t1", "tr-other").await.unwrap().is_empty());
+        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
+        assert_eq!(stored.status, AttemptStatus::Running);
+
+        let orphan = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai2"), "tr9", "e9");
+        let err = s.record_terminal(&terminal(&orphan)).await.unwrap_err();
+        assert_eq!(err.code, "ATTEMPT_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn ledger_append_is_idempotent_ordered_and_tenant_scoped() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let i = fixtures::intent("t1", "a1", "ai1");
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        let started = ledger(&a, LedgerEventType::ExecutionStarted);
+        let done = ledger(&a, LedgerEventType::ActionExecuted);
+        s.append_ledger(&[done.clone(), started.clone()]).await.unwrap();
+        s.append_ledger(&[started.clone()]).await.unwrap();
+        let entries = s.ledger_by_trace("t1", "tr1").await.unwrap();
+        let types: Vec<_> = entries.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, vec![LedgerEventType::ExecutionStarted, LedgerEventType::ActionExecuted]);
+        assert!(s.ledger_by_trace("t2", "tr1").await.unwrap().is_empty());
+        assert!(s.ledger_by_trace("t1", "tr").await.unwrap().is_empty(), "prefix must not leak");
+        assert_eq!(s.ledger_for_trace_any_tenant("tr1").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn dedupe_put_is_conditional() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let rec = ExternalWriteDedupe {
+            idempotency_key: "k1".into(),
+            tenant_id: "t1".into(),
+            action_intent_id: "ai1".into(),
+            tool_name: "crm.create_task".into(),
+            trace_id: "tr1".into(),
+            tool_run_ref: "toolrun/tr1/1/crm.create_task".into(),
+            external_object_refs: vec![],
+            raw_response_artifact_ref: None,
+            created_at: fixtures::t0(),
+        };
+        assert!(s.get_dedupe("k1").await.unwrap().is_none());
+        assert!(s.put_dedupe(&rec).await.unwrap());
+        let mut other = rec.clone();
+        other.trace_id = "tr2".into();
+        assert!(!s.put_dedupe(&other).await.unwrap());
+        assert_eq!(s.get_dedupe("k1").await.unwrap().unwrap().trace_id, "tr1");
+    }
+
+    #[tokio::test]
+    async fn file_store_is_shared_across_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let a = SqliteStore::open(&path).unwrap();
+        let b = SqliteStore::open(&path).unwrap();
+        a.put_intent(&fixtures::intent("t1", "a1", "ai1")).await.unwrap();
+        assert!(b.get_intent("t1", "a1", "ai1").await.unwrap().is_some());
+    }
+}
