@@ -4,11 +4,15 @@
 
 pub mod contracts;
 pub mod error;
+pub mod fixtures;
 pub mod handlers;
 pub mod idempotency;
 pub mod io;
+pub mod lambda;
+pub mod logging;
 pub mod ports;
 pub mod store;
+pub mod tool_result;
 
 pub use error::{ErrorClass, ExecutionError};
 pub use ports::Deps;
