@@ -294,3 +294,283 @@ fn excerpt(s: &str) -> String {
     }
     format!("{}...", &s[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn structured(payload: Value) -> ToolCallResponse {
+        ToolCallResponse {
+            is_error: false,
+            content: vec![],
+            structured_content: Some(payload.clone()),
+            raw: json!({ "structuredContent": payload }),
+        }
+    }
+
+    fn text_blocks(is_error: bool, texts: &[&str]) -> ToolCallResponse {
+        let content: Vec<Value> = texts
+            .iter()
+            .map(|t| json!({"type": "text", "text": t}))
+            .collect();
+        ToolCallResponse {
+            is_error,
+            raw: json!({ "content": content, "isError": is_error }),
+            content,
+            structured_content: None,
+        }
+    }
+
+    fn r(id: &str) -> ExternalObjectRef {
+        ExternalObjectRef {
+            system: "crm".into(),
+            object_type: "task".into(),
+            object_id: id.into(),
+            object_url: None,
+        }
+    }
+
+    fn malformed_message(resp: &ToolCallResponse) -> String {
+        let err = interpret(resp).unwrap_err();
+        assert_eq!(err.name, "PermanentError");
+        assert_eq!(err.code, MALFORMED);
+        assert_eq!(err.class, ErrorClass::Downstream);
+        err.message
+    }
+
+    #[test]
+    fn structured_success_with_refs() {
+        let out = interpret(&structured(json!({
+            "success": true,
+            "external_object_refs": [
+                {"system": "crm", "object_type": "task", "object_id": "T-1",
+                 "object_url": "https://crm/T-1"},
+                {"system": "crm", "object_type": "task", "object_id": "T-2"}
+            ]
+        })))
+        .unwrap();
+        assert!(out.success);
+        assert_eq!(out.error, None);
+        assert_eq!(out.external_object_refs.len(), 2);
+        assert_eq!(
+            out.external_object_refs[0].object_url.as_deref(),
+            Some("https://crm/T-1")
+        );
+        assert_eq!(out.external_object_refs[1], r("T-2"));
+    }
+
+    #[test]
+    fn success_without_refs_is_a_success_with_no_refs() {
+        let out = interpret(&structured(json!({"success": true}))).unwrap();
+        assert!(out.success);
+        assert!(out.external_object_refs.is_empty());
+    }
+
+    #[test]
+    fn json_in_a_text_block_is_read_when_there_is_no_structured_content() {
+        let payload = json!({"success": true, "external_object_refs": [
+            {"system": "crm", "object_type": "task", "object_id": "T-9"}]});
+        let out = interpret(&text_blocks(false, &["working...", &payload.to_string()])).unwrap();
+        assert!(out.success);
+        assert_eq!(out.external_object_refs, vec![r("T-9")]);
+    }
+
+    #[test]
+    fn reported_failure_keeps_partial_refs_and_nested_error() {
+        let out = interpret(&structured(json!({
+            "success": false,
+            "external_object_refs": [{"system": "crm", "object_type": "task", "object_id": "T-1"}],
+            "error": {"class": "RATE_LIMIT", "code": "CRM_QUOTA", "message": "quota exceeded"}
+        })))
+        .unwrap();
+        assert!(!out.success);
+        assert_eq!(out.external_object_refs, vec![r("T-1")]);
+        assert_eq!(
+            out.error,
+            Some(ToolError {
+                class: ErrorClass::RateLimit,
+                code: "CRM_QUOTA".into(),
+                message: "quota exceeded".into()
+            })
+        );
+    }
+
+    #[test]
+    fn reported_failure_with_top_level_error_fields_defaults_class_to_downstream() {
+        let out = interpret(&structured(json!({
+            "success": false,
+            "error_code": "DUPLICATE_TASK",
+            "error_message": "a task with that title exists"
+        })))
+        .unwrap();
+        let e = out.error.unwrap();
+        assert_eq!(e.class, ErrorClass::Downstream);
+        assert_eq!(e.code, "DUPLICATE_TASK");
+        assert_eq!(e.message, "a task with that title exists");
+    }
+
+    #[test]
+    fn reported_failure_without_error_details_gets_the_default_code() {
+        let out = interpret(&structured(json!({"success": false}))).unwrap();
+        let e = out.error.unwrap();
+        assert_eq!(e.code, DEFAULT_TOOL_ERROR_CODE);
+        assert!(e.message.contains("success=false"));
+    }
+
+    #[test]
+    fn unknown_error_class_is_downstream_not_a_parse_failure() {
+        let out = interpret(&structured(json!({
+            "success": false, "error": {"class": "WEIRD", "code": "X", "message": "m"}
+        })))
+        .unwrap();
+        assert_eq!(out.error.unwrap().class, ErrorClass::Downstream);
+    }
+
+    #[test]
+    fn legacy_single_object_form() {
+        let out = interpret(&structured(json!({
+            "external_object_id": "N-1", "object_type": "note",
+            "system": "internal", "object_url": "https://notes/N-1"
+        })))
+        .unwrap();
+        assert!(out.success);
+        assert_eq!(
+            out.external_object_refs,
+            vec![ExternalObjectRef {
+                system: "internal".into(),
+                object_type: "note".into(),
+                object_id: "N-1".into(),
+                object_url: Some("https://notes/N-1".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn legacy_form_without_system_uses_unknown() {
+        let out = interpret(&text_blocks(
+            false,
+            &[r#"{"external_object_id": "N-2", "object_type": "note"}"#],
+        ))
+        .unwrap();
+        assert_eq!(out.external_object_refs[0].system, UNKNOWN_SYSTEM);
+        assert_eq!(out.external_object_refs[0].object_id, "N-2");
+    }
+
+    #[test]
+    fn legacy_form_without_object_type_is_malformed() {
+        let msg = malformed_message(&structured(json!({"external_object_id": "N-3"})));
+        assert!(msg.contains("object_type"), "{msg}");
+    }
+
+    #[test]
+    fn is_error_with_plain_text_is_a_downstream_tool_error() {
+        let out = interpret(&text_blocks(true, &["CRM said no", "field title too long"])).unwrap();
+        assert!(!out.success);
+        assert!(out.external_object_refs.is_empty());
+        assert_eq!(
+            out.error,
+            Some(ToolError {
+                class: ErrorClass::Downstream,
+                code: DEFAULT_TOOL_ERROR_CODE.into(),
+                message: "CRM said no\nfield title too long".into()
+            })
+        );
+    }
+
+    #[test]
+    fn is_error_without_any_text_still_fails_with_a_message() {
+        let out = interpret(&text_blocks(true, &[])).unwrap();
+        assert!(!out.success);
+        assert!(out.error.unwrap().message.contains("without a message"));
+    }
+
+    #[test]
+    fn is_error_with_a_json_report_keeps_its_error_and_partial_refs() {
+        let report = json!({
+            "success": true,
+            "external_object_refs": [
+                {"system": "crm", "object_type": "task", "object_id": "T-1"},
+                {"object_id": "broken"}
+            ],
+            "error": {"code": "PARTIAL_WRITE", "message": "second write failed"}
+        });
+        let out = interpret(&text_blocks(true, &[&report.to_string()])).unwrap();
+        assert!(!out.success, "isError wins over success:true");
+        assert_eq!(
+            out.external_object_refs,
+            vec![r("T-1")],
+            "unreadable refs dropped"
+        );
+        assert_eq!(out.error.unwrap().code, "PARTIAL_WRITE");
+    }
+
+    #[test]
+    fn is_error_with_json_that_is_not_a_report_uses_the_text() {
+        let out = interpret(&text_blocks(true, &[r#"{"detail": "boom"}"#])).unwrap();
+        assert_eq!(out.error.unwrap().message, r#"{"detail": "boom"}"#);
+    }
+
+    #[test]
+    fn plain_text_success_is_malformed() {
+        let msg = malformed_message(&text_blocks(false, &["Task created!"]));
+        assert!(
+            msg.contains("no text content block holding a JSON object"),
+            "{msg}"
+        );
+        assert!(msg.contains("Task created!"), "{msg}");
+    }
+
+    #[test]
+    fn empty_result_is_malformed() {
+        let msg = malformed_message(&text_blocks(false, &[]));
+        assert!(msg.contains("no content blocks"), "{msg}");
+    }
+
+    #[test]
+    fn json_without_success_or_object_id_is_malformed_and_names_its_keys() {
+        let msg = malformed_message(&structured(json!({"id": "T-1", "ok": true})));
+        assert!(msg.contains("keys: [id, ok]"), "{msg}");
+    }
+
+    #[test]
+    fn non_object_payload_is_malformed() {
+        let msg = malformed_message(&structured(json!([1, 2])));
+        assert!(msg.contains("not a JSON object"), "{msg}");
+    }
+
+    #[test]
+    fn non_boolean_success_is_malformed() {
+        let msg = malformed_message(&structured(json!({"success": "yes"})));
+        assert!(msg.contains("`success` must be a boolean"), "{msg}");
+    }
+
+    #[test]
+    fn unreadable_ref_in_a_success_is_malformed_and_names_the_index() {
+        let msg = malformed_message(&structured(json!({
+            "success": true,
+            "external_object_refs": [
+                {"system": "crm", "object_type": "task", "object_id": "T-1"},
+                {"system": "crm", "object_type": "task"}
+            ]
+        })));
+        assert!(msg.contains("external_object_refs[1]"), "{msg}");
+        assert!(msg.contains("object_id"), "{msg}");
+    }
+
+    #[test]
+    fn refs_that_are_not_an_array_are_malformed() {
+        let msg = malformed_message(&structured(json!({
+            "success": true, "external_object_refs": {"object_id": "T-1"}
+        })));
+        assert!(msg.contains("must be an array"), "{msg}");
+    }
+
+    #[test]
+    fn long_payloads_are_cut_in_messages() {
+        let long = "x".repeat(5000);
+        let msg = malformed_message(&text_blocks(false, &[&long]));
+        assert!(msg.len() < 600, "{}", msg.len());
+        assert!(msg.ends_with("...)"), "{msg}");
+    }
+}
