@@ -199,3 +199,222 @@ fn json_type(v: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::{CompensationStrategy, ParameterMapping, ToolRegistryEntry};
+    use crate::fixtures;
+    use crate::handlers::testkit::{ACCOUNT, Harness, INTENT, TENANT};
+    use crate::ports::Store;
+    use serde_json::json;
+
+    fn input() -> MapperInput {
+        MapperInput {
+            action_intent_id: INTENT.into(),
+            tenant_id: TENANT.into(),
+            account_id: ACCOUNT.into(),
+            trace_id: "trace-1".into(),
+            idempotency_key: "key-1".into(),
+            registry_version: 1,
+        }
+    }
+
+    async fn with_params(h: &Harness, params: serde_json::Value) {
+        let mut intent = h.intent();
+        intent.parameters = params.as_object().unwrap().clone();
+        h.store.put_intent(&intent).await.unwrap();
+    }
+
+    async fn with_mapping(h: &Harness, edit: impl FnOnce(&mut ToolRegistryEntry)) {
+        let mut entry = fixtures::crm_task_registry_entry();
+        edit(&mut entry);
+        h.store.put_registry_entry(&entry).await.unwrap();
+    }
+
+    fn mapping(tool_param: &str, transform: Transform, required: bool) -> ParameterMapping {
+        ParameterMapping {
+            tool_param: tool_param.into(),
+            transform,
+            required,
+        }
+    }
+
+    async fn err(h: &Harness) -> ExecutionError {
+        let e = handle(&h.deps(), input()).await.unwrap_err();
+        assert_eq!(e.name, "ValidationError");
+        e
+    }
+
+    #[tokio::test]
+    async fn maps_transforms_injects_identity_and_drops_unmapped() {
+        let h = Harness::seeded().await;
+        with_params(
+            &h,
+            json!({
+                "title": "Follow up",
+                "priority": "high",
+                "due_date": "2026-12-01",
+                "internal_score": 0.93,
+                "tenant_id": "t-evil",
+                "idempotency_key": "forged"
+            }),
+        )
+        .await;
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert_eq!(
+            out.tool_arguments,
+            json!({
+                "title": "Follow up",
+                "priority": "HIGH",
+                "due_date": "2026-12-01",
+                "tenant_id": TENANT,
+                "account_id": ACCOUNT,
+                "idempotency_key": "key-1",
+                "action_intent_id": INTENT,
+                "trace_id": "trace-1"
+            }),
+            "optional description absent, internal_score dropped, identity from the input"
+        );
+        assert_eq!(out.tool_name, "crm.create_task");
+        assert_eq!(out.tool_schema_version, "1.0");
+        assert_eq!(out.registry_version, 1);
+        assert_eq!(out.compensation_strategy, CompensationStrategy::Automatic);
+        assert_eq!(out.compensation_tool.as_deref(), Some("crm.delete_task"));
+    }
+
+    #[tokio::test]
+    async fn lowercase_and_passthrough_of_non_strings() {
+        let h = Harness::seeded().await;
+        with_mapping(&h, |e| {
+            e.parameter_mapping.insert(
+                "owner".into(),
+                mapping("owner_email", Transform::Lowercase, false),
+            );
+            e.parameter_mapping.insert(
+                "tags".into(),
+                mapping("labels", Transform::Passthrough, false),
+            );
+        })
+        .await;
+        with_params(
+            &h,
+            json!({"title": "x", "owner": "Bob@Example.COM", "tags": ["a", {"b": 1}]}),
+        )
+        .await;
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert_eq!(out.tool_arguments["owner_email"], "bob@example.com");
+        assert_eq!(out.tool_arguments["labels"], json!(["a", {"b": 1}]));
+    }
+
+    #[tokio::test]
+    async fn uses_the_pinned_registry_version_not_the_latest() {
+        let h = Harness::seeded().await;
+        with_mapping(&h, |e| {
+            e.registry_version = 2;
+            e.tool_name = "crm.create_task_v2".into();
+        })
+        .await;
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert_eq!(
+            (out.tool_name.as_str(), out.registry_version),
+            ("crm.create_task", 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_registry_version_is_rejected() {
+        let h = Harness::seeded().await;
+        let mut i = input();
+        i.registry_version = 9;
+        let e = handle(&h.deps(), i).await.unwrap_err();
+        assert_eq!(
+            (e.name, e.code.as_str()),
+            ("ValidationError", "REGISTRY_ENTRY_NOT_FOUND")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_intent_is_rejected() {
+        let h = Harness::empty();
+        assert_eq!(err(&h).await.code, "INTENT_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn every_missing_or_null_required_parameter_is_named_at_once() {
+        let h = Harness::seeded().await;
+        with_mapping(&h, |e| {
+            e.parameter_mapping
+                .insert("body".into(), mapping("body", Transform::Passthrough, true));
+        })
+        .await;
+        with_params(&h, json!({"title": null, "priority": "low"})).await;
+        let e = err(&h).await;
+        assert_eq!(e.code, "MISSING_REQUIRED_PARAMETER");
+        assert!(e.message.ends_with("body, title"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn case_transform_of_a_non_string_is_rejected() {
+        let h = Harness::seeded().await;
+        with_params(&h, json!({"title": "x", "priority": 3})).await;
+        let e = err(&h).await;
+        assert_eq!(e.code, "INVALID_PARAMETER_TYPE");
+        assert!(
+            e.message
+                .contains("priority (Uppercase needs a string, got number)"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[tokio::test]
+    async fn mapping_onto_a_reserved_argument_is_rejected() {
+        for reserved in RESERVED_TOOL_PARAMS {
+            let h = Harness::seeded().await;
+            with_mapping(&h, |e| {
+                e.parameter_mapping.insert(
+                    "customer".into(),
+                    mapping(reserved, Transform::Passthrough, false),
+                );
+            })
+            .await;
+            let e = err(&h).await;
+            assert_eq!(e.code, "RESERVED_PARAMETER", "{reserved}");
+            assert!(e.message.contains(reserved));
+        }
+    }
+
+    #[tokio::test]
+    async fn two_mappings_onto_one_argument_are_rejected() {
+        let h = Harness::seeded().await;
+        with_mapping(&h, |e| {
+            e.parameter_mapping.insert(
+                "subject".into(),
+                mapping("title", Transform::Passthrough, false),
+            );
+        })
+        .await;
+        assert_eq!(err(&h).await.code, "DUPLICATE_TOOL_PARAMETER");
+    }
+
+    #[tokio::test]
+    async fn arguments_over_the_limit_are_rejected() {
+        let h = Harness::seeded().await;
+        with_params(
+            &h,
+            json!({"title": "x", "description": "d".repeat(200 * 1024)}),
+        )
+        .await;
+        let e = err(&h).await;
+        assert_eq!(e.code, "TOOL_ARGUMENTS_TOO_LARGE");
+        assert!(e.message.contains("204800 byte limit"), "{}", e.message);
+
+        with_params(
+            &h,
+            json!({"title": "x", "description": "d".repeat(100 * 1024)}),
+        )
+        .await;
+        assert!(handle(&h.deps(), input()).await.is_ok());
+    }
+}

@@ -90,3 +90,126 @@ pub async fn handle(deps: &Deps, input: ValidatorInput) -> Result<ValidatorOutpu
         checked_at: now,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::{GlobalControls, TenantConfig};
+    use crate::fixtures;
+    use crate::handlers::testkit::{ACCOUNT, Harness, INTENT, TENANT};
+    use crate::ports::Store;
+
+    fn input() -> ValidatorInput {
+        ValidatorInput {
+            action_intent_id: INTENT.into(),
+            tenant_id: TENANT.into(),
+            account_id: ACCOUNT.into(),
+            trace_id: "trace-1".into(),
+        }
+    }
+
+    async fn code_of(h: &Harness, input: ValidatorInput) -> String {
+        let err = handle(&h.deps(), input).await.unwrap_err();
+        assert_eq!(err.name, "ValidationError");
+        assert_eq!(err.class, crate::ErrorClass::Validation);
+        assert!(!err.retryable);
+        err.code
+    }
+
+    #[tokio::test]
+    async fn admissible_intent_passes() {
+        let h = Harness::seeded().await;
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert_eq!(
+            out,
+            ValidatorOutput {
+                valid: true,
+                action_type: "CREATE_CRM_TASK".into(),
+                expires_at: h.intent().expires_at,
+                checked_at: fixtures::t0(),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn no_tenant_config_means_enabled() {
+        let h = Harness::empty();
+        h.store.put_intent(&h.intent()).await.unwrap();
+        assert!(handle(&h.deps(), input()).await.unwrap().valid);
+    }
+
+    #[tokio::test]
+    async fn unknown_intent_or_wrong_tenant_or_account_is_not_found() {
+        let h = Harness::seeded().await;
+        let mut other_account = input();
+        other_account.account_id = "a2".into();
+        assert_eq!(code_of(&h, other_account).await, "INTENT_NOT_FOUND");
+        let mut other_tenant = input();
+        other_tenant.tenant_id = "t2".into();
+        assert_eq!(code_of(&h, other_tenant).await, "INTENT_NOT_FOUND");
+        let mut unknown = input();
+        unknown.action_intent_id = "nope".into();
+        assert_eq!(code_of(&h, unknown).await, "INTENT_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn expired_at_the_clock_instant_is_rejected() {
+        let h = Harness::seeded().await;
+        let expires = h.intent().expires_at;
+        h.clock.set(expires - chrono::Duration::seconds(1));
+        assert!(handle(&h.deps(), input()).await.is_ok());
+        h.clock.set(expires);
+        assert_eq!(code_of(&h, input()).await, "INTENT_EXPIRED");
+    }
+
+    #[tokio::test]
+    async fn global_stop_is_rejected_with_its_reason() {
+        let h = Harness::seeded().await;
+        h.store
+            .put_global_controls(&GlobalControls {
+                global_stop: true,
+                reason: Some("incident 42".into()),
+            })
+            .await
+            .unwrap();
+        let err = handle(&h.deps(), input()).await.unwrap_err();
+        assert_eq!(err.code, "EXECUTION_GLOBALLY_DISABLED");
+        assert!(err.message.contains("incident 42"));
+    }
+
+    #[tokio::test]
+    async fn tenant_kill_switch_is_rejected() {
+        let h = Harness::seeded().await;
+        h.store
+            .put_tenant_config(&TenantConfig {
+                tenant_id: TENANT.into(),
+                execution_enabled: false,
+                disabled_action_types: vec![],
+            })
+            .await
+            .unwrap();
+        assert_eq!(code_of(&h, input()).await, "TENANT_EXECUTION_DISABLED");
+    }
+
+    #[tokio::test]
+    async fn disabled_action_type_is_rejected_but_others_pass() {
+        let h = Harness::seeded().await;
+        let mut config = fixtures::tenant_enabled(TENANT);
+        config.disabled_action_types = vec!["CREATE_INTERNAL_NOTE".into()];
+        h.store.put_tenant_config(&config).await.unwrap();
+        assert!(handle(&h.deps(), input()).await.is_ok());
+        config.disabled_action_types.push("CREATE_CRM_TASK".into());
+        h.store.put_tenant_config(&config).await.unwrap();
+        assert_eq!(code_of(&h, input()).await, "ACTION_TYPE_DISABLED");
+    }
+
+    #[tokio::test]
+    async fn validation_writes_nothing() {
+        let h = Harness::seeded().await;
+        h.clock.set(h.intent().expires_at);
+        let _ = handle(&h.deps(), input()).await;
+        assert!(h.store.list_attempts().await.unwrap().is_empty());
+        assert!(h.store.list_ledger().await.unwrap().is_empty());
+        assert!(h.events.events().is_empty());
+    }
+}
