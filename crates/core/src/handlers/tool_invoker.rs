@@ -157,3 +157,200 @@ pub async fn handle(deps: &Deps, input: InvokerInput) -> Result<InvokerOutput, E
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorClass;
+    use crate::fixtures;
+    use crate::handlers::testkit::{ACCOUNT, Harness, INTENT, TENANT, object_ref, responses};
+    use crate::ports::{ArtifactStore, Store};
+    use serde_json::json;
+
+    const KEY: &str = "key-1";
+
+    fn input() -> InvokerInput {
+        InvokerInput {
+            action_intent_id: INTENT.into(),
+            tenant_id: TENANT.into(),
+            account_id: ACCOUNT.into(),
+            trace_id: "trace-1".into(),
+            attempt_count: 1,
+            idempotency_key: KEY.into(),
+            tool_name: "crm.create_task".into(),
+            tool_arguments: json!({"title": "Follow up", "idempotency_key": KEY}),
+        }
+    }
+
+    #[tokio::test]
+    async fn success_calls_once_and_writes_the_dedupe_record() {
+        let h = Harness::seeded().await;
+        let task = object_ref("crm", "task", "T-1");
+        h.mcp
+            .respond(responses::success(std::slice::from_ref(&task)));
+
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert!(out.success);
+        assert!(!out.deduplicated);
+        assert_eq!(out.tool_run_ref, "toolrun/trace-1/1/crm.create_task");
+        assert_eq!(out.external_object_refs, vec![task.clone()]);
+        assert!(out.has_external_refs);
+        assert_eq!(out.raw_response_artifact_ref, None);
+        assert_eq!(
+            (out.error_class, out.error_code, out.error_message),
+            (None, None, None)
+        );
+
+        let calls = h.mcp.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].name, "crm.create_task");
+        assert_eq!(calls[0].arguments, input().tool_arguments);
+
+        let d = h.store.get_dedupe(KEY).await.unwrap().unwrap();
+        assert_eq!(d.external_object_refs, vec![task]);
+        assert_eq!(d.tool_run_ref, out.tool_run_ref);
+        assert_eq!(d.trace_id, "trace-1");
+        assert_eq!(d.tenant_id, TENANT);
+        assert_eq!(d.created_at, fixtures::t0());
+    }
+
+    #[tokio::test]
+    async fn a_recorded_external_write_is_replayed_without_calling() {
+        let h = Harness::seeded().await;
+        let task = object_ref("crm", "task", "T-1");
+        h.mcp
+            .respond(responses::success(std::slice::from_ref(&task)));
+        let first = handle(&h.deps(), input()).await.unwrap();
+
+        // A later attempt (new trace) with the same key: the tool is not called again.
+        let mut retry = input();
+        retry.trace_id = "trace-2".into();
+        retry.attempt_count = 2;
+        let out = handle(&h.deps(), retry).await.unwrap();
+        assert_eq!(h.mcp.calls().len(), 1, "no second call");
+        assert!(out.success);
+        assert!(out.deduplicated);
+        assert_eq!(out.tool_run_ref, first.tool_run_ref, "the run that wrote");
+        assert_eq!(out.external_object_refs, vec![task]);
+        assert_eq!(h.store.list_dedupe().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn dedupe_written_by_an_earlier_attempt_short_circuits_the_first_call() {
+        let h = Harness::seeded().await;
+        h.store
+            .put_dedupe(&ExternalWriteDedupe {
+                idempotency_key: KEY.into(),
+                tenant_id: TENANT.into(),
+                action_intent_id: INTENT.into(),
+                tool_name: "crm.create_task".into(),
+                trace_id: "trace-0".into(),
+                tool_run_ref: "toolrun/trace-0/1/crm.create_task".into(),
+                external_object_refs: vec![],
+                raw_response_artifact_ref: Some("mem://t1/raw.json".into()),
+                created_at: fixtures::t0(),
+            })
+            .await
+            .unwrap();
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert!(h.mcp.calls().is_empty());
+        assert!(out.deduplicated && out.success && !out.has_external_refs);
+        assert_eq!(
+            out.raw_response_artifact_ref.as_deref(),
+            Some("mem://t1/raw.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_reported_failure_is_a_result_with_partial_refs_and_no_dedupe() {
+        let h = Harness::seeded().await;
+        let partial = object_ref("crm", "task", "T-1");
+        h.mcp.respond(responses::failure(
+            std::slice::from_ref(&partial),
+            "CRM_VALIDATION",
+            "due_date in the past",
+        ));
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert!(!out.success);
+        assert_eq!(out.external_object_refs, vec![partial]);
+        assert!(out.has_external_refs);
+        assert_eq!(out.error_class, Some(ErrorClass::Downstream));
+        assert_eq!(out.error_code.as_deref(), Some("CRM_VALIDATION"));
+        assert_eq!(out.error_message.as_deref(), Some("due_date in the past"));
+        assert_eq!(h.store.get_dedupe(KEY).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn is_error_text_is_a_failed_result() {
+        let h = Harness::seeded().await;
+        h.mcp
+            .respond(responses::text("permission denied on object", true));
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert!(!out.success && !out.has_external_refs);
+        assert_eq!(out.error_code.as_deref(), Some("TOOL_ERROR"));
+        assert_eq!(
+            out.error_message.as_deref(),
+            Some("permission denied on object")
+        );
+        assert_eq!(h.store.get_dedupe(KEY).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn classified_client_errors_propagate_unchanged_and_write_nothing() {
+        let h = Harness::seeded().await;
+        let errors = [
+            ExecutionError::transient(ErrorClass::RateLimit, "HTTP_429", "slow down"),
+            ExecutionError::auth("HTTP_401", "token rejected"),
+            ExecutionError::permanent(ErrorClass::Downstream, "JSONRPC_ERROR", "unknown tool"),
+        ];
+        for e in errors {
+            h.mcp.fail(e.clone());
+            assert_eq!(handle(&h.deps(), input()).await.unwrap_err(), e);
+        }
+        assert_eq!(h.store.get_dedupe(KEY).await.unwrap(), None);
+        assert!(h.artifacts.keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unintelligible_success_is_a_permanent_error() {
+        let h = Harness::seeded().await;
+        h.mcp.respond(responses::text("Task created :)", false));
+        let e = handle(&h.deps(), input()).await.unwrap_err();
+        assert_eq!(
+            (e.name, e.code.as_str()),
+            ("PermanentError", "MALFORMED_TOOL_RESULT")
+        );
+        assert_eq!(h.store.get_dedupe(KEY).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_large_raw_result_is_stored_as_an_artifact() {
+        let h = Harness::seeded().await;
+        let mut resp = responses::success(&[object_ref("crm", "task", "T-1")]);
+        resp.raw["debug"] = json!("z".repeat(20 * 1024));
+        h.mcp.respond(resp.clone());
+
+        let out = handle(&h.deps(), input()).await.unwrap();
+        let key = "t1/toolrun/trace-1/1/crm.create_task.json";
+        assert_eq!(h.artifacts.keys(), [key]);
+        let reference = out.raw_response_artifact_ref.clone().unwrap();
+        assert_eq!(reference, format!("mem://{key}"));
+        let body = h.artifacts.get(&reference).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            resp.raw
+        );
+        let d = h.store.get_dedupe(KEY).await.unwrap().unwrap();
+        assert_eq!(d.raw_response_artifact_ref, Some(reference));
+    }
+
+    #[tokio::test]
+    async fn a_small_raw_result_stays_inline() {
+        let h = Harness::seeded().await;
+        h.mcp.respond(responses::success(&[]));
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert_eq!(out.raw_response_artifact_ref, None);
+        assert!(h.artifacts.keys().is_empty());
+        assert!(!out.has_external_refs);
+    }
+}
