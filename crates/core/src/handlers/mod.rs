@@ -162,3 +162,56 @@ mod tests {
         assert_eq!(Handler::from_name("tool_mapper"), None);
     }
 }
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+    use crate::handlers::testkit::{ACCOUNT, Harness, INTENT, TENANT};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn dispatch_parses_calls_and_serialises() {
+        let h = Harness::seeded().await;
+        let out = dispatch(
+            Handler::Validator,
+            &h.deps(),
+            json!({"action_intent_id": INTENT, "tenant_id": TENANT,
+                   "account_id": ACCOUNT, "trace_id": "tr"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["valid"], true);
+        assert_eq!(out["action_type"], "CREATE_CRM_TASK");
+    }
+
+    #[tokio::test]
+    async fn input_off_contract_is_a_validation_error_for_every_handler() {
+        let h = Harness::seeded().await;
+        for handler in Handler::ALL {
+            let err = dispatch(handler, &h.deps(), json!({"unexpected": 1}))
+                .await
+                .unwrap_err();
+            assert_eq!(err.name, "ValidationError", "{handler}");
+            assert_eq!(err.code, "INVALID_HANDLER_INPUT", "{handler}");
+            assert!(err.message.starts_with(handler.name()), "{}", err.message);
+        }
+        assert!(h.store.list_attempts().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn dispatch_returns_handler_errors_unchanged() {
+        let h = Harness::empty();
+        let err = dispatch(
+            Handler::Starter,
+            &h.deps(),
+            json!({"action_intent_id": "x", "tenant_id": TENANT,
+                   "account_id": ACCOUNT, "execution_id": "e"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (err.name, err.code.as_str()),
+            ("ValidationError", "INTENT_NOT_FOUND")
+        );
+    }
+}

@@ -179,3 +179,231 @@ fn event_detail(outcome: &ActionOutcomeV1, execution: &ExecutionContext) -> Valu
         "completed_at": outcome.completed_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::{AttemptStatus, CompensationStatus};
+    use crate::error::ErrorClass;
+    use crate::fixtures;
+    use crate::handlers::testkit::{ACCOUNT, Harness, INTENT, TENANT, object_ref, start};
+    use crate::io::{CompensationOutput, InvokerOutput};
+
+    fn invocation(success: bool, refs: Vec<ExternalObjectRef>) -> InvokerOutput {
+        InvokerOutput {
+            success,
+            tool_name: "crm.create_task".into(),
+            tool_run_ref: "toolrun/x/1/crm.create_task".into(),
+            has_external_refs: !refs.is_empty(),
+            external_object_refs: refs,
+            raw_response_artifact_ref: None,
+            error_class: (!success).then_some(ErrorClass::Downstream),
+            error_code: (!success).then(|| "CRM_VALIDATION".to_string()),
+            error_message: (!success).then(|| "due_date in the past".to_string()),
+            deduplicated: false,
+            duration_ms: 12,
+        }
+    }
+
+    fn input(
+        execution: ExecutionContext,
+        invocation: InvokerOutput,
+        compensation: CompensationOutput,
+    ) -> RecorderInput {
+        RecorderInput {
+            action_intent_id: INTENT.into(),
+            tenant_id: TENANT.into(),
+            account_id: ACCOUNT.into(),
+            execution,
+            invocation,
+            compensation,
+        }
+    }
+
+    #[tokio::test]
+    async fn success_writes_outcome_attempt_and_ledger_and_publishes() {
+        let h = Harness::seeded().await;
+        let exec = start(&h, "exec-1").await;
+        h.clock.set(fixtures::t0() + chrono::Duration::seconds(5));
+        let task = object_ref("crm", "task", "T-1");
+        let out = handle(
+            &h.deps(),
+            input(
+                exec.clone(),
+                invocation(true, vec![task.clone()]),
+                CompensationOutput::none(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out,
+            RecorderOutput {
+                status: OutcomeStatus::Succeeded,
+                written: true,
+                error_class: None,
+                error_code: None,
+                compensation_status: CompensationStatus::None,
+            }
+        );
+
+        let o = h.outcome().await.unwrap();
+        assert_eq!(o.status, OutcomeStatus::Succeeded);
+        assert_eq!(o.trace_id, exec.trace_id);
+        assert_eq!(o.decision_trace_id, exec.decision_trace_id);
+        assert_eq!(o.external_object_refs, vec![task]);
+        assert_eq!(
+            o.tool_run_ref.as_deref(),
+            Some("toolrun/x/1/crm.create_task")
+        );
+        assert_eq!(o.idempotency_key, exec.idempotency_key);
+        assert_eq!(o.started_at, fixtures::t0());
+        assert_eq!(
+            o.completed_at,
+            fixtures::t0() + chrono::Duration::seconds(5)
+        );
+        assert_eq!((o.error_class, o.error_code.clone()), (None, None));
+
+        let a = h.attempt().await.unwrap();
+        assert_eq!(a.status, AttemptStatus::Succeeded);
+        assert_eq!(a.lock_expires_at, None, "terminal records never expire");
+        assert_eq!(
+            h.ledger_types(&exec.trace_id).await,
+            ["EXECUTION_STARTED", "ACTION_EXECUTED"]
+        );
+        let events = h.events.events();
+        assert_eq!(events.last().unwrap().detail_type, "ACTION_EXECUTED");
+        assert_eq!(events.last().unwrap().detail["status"], "SUCCEEDED");
+        assert_eq!(
+            events.last().unwrap().detail["trace_id"],
+            exec.trace_id.as_str()
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_failure_keeps_error_partial_refs_and_compensation_failures() {
+        let h = Harness::seeded().await;
+        let exec = start(&h, "exec-1").await;
+        let compensation = CompensationOutput {
+            status: CompensationStatus::Failed,
+            compensated: vec![object_ref("crm", "task", "T-1")],
+            failures: vec![
+                CompensationFailure {
+                    object_ref: object_ref("crm", "task", "T-2"),
+                    reason: "NOT_FOUND: gone".into(),
+                },
+                CompensationFailure {
+                    object_ref: object_ref("crm", "note", "N-1"),
+                    reason: "HTTP_403: forbidden".into(),
+                },
+            ],
+        };
+        let refs = vec![
+            object_ref("crm", "task", "T-1"),
+            object_ref("crm", "task", "T-2"),
+            object_ref("crm", "note", "N-1"),
+        ];
+        let out = handle(
+            &h.deps(),
+            input(exec.clone(), invocation(false, refs.clone()), compensation),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.status, OutcomeStatus::Failed);
+        assert_eq!(out.error_code.as_deref(), Some("CRM_VALIDATION"));
+        assert_eq!(out.compensation_status, CompensationStatus::Failed);
+
+        let o = h.outcome().await.unwrap();
+        assert_eq!(o.status, OutcomeStatus::Failed);
+        assert_eq!(o.error_class, Some(ErrorClass::Downstream));
+        assert_eq!(o.error_message.as_deref(), Some("due_date in the past"));
+        assert_eq!(o.external_object_refs, refs);
+        assert_eq!(o.failed_state, None);
+        assert_eq!(o.compensation_status, CompensationStatus::Failed);
+        assert_eq!(
+            o.compensation_error.as_deref(),
+            Some("crm/task/T-2: NOT_FOUND: gone; crm/note/N-1: HTTP_403: forbidden")
+        );
+        assert_eq!(h.attempt().await.unwrap().status, AttemptStatus::Failed);
+        let ledger = h.ledger(&exec.trace_id).await;
+        assert_eq!(
+            ledger.last().unwrap().event_type,
+            LedgerEventType::ActionFailed
+        );
+        assert_eq!(ledger.last().unwrap().data["error_code"], "CRM_VALIDATION");
+        assert_eq!(
+            h.events.events().last().unwrap().detail_type,
+            "ACTION_FAILED"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retried_recorder_writes_nothing_twice_but_publishes_again() {
+        let h = Harness::seeded().await;
+        let exec = start(&h, "exec-1").await;
+        let i = input(
+            exec.clone(),
+            invocation(true, vec![]),
+            CompensationOutput::none(),
+        );
+        assert!(handle(&h.deps(), i.clone()).await.unwrap().written);
+        let outcome = h.outcome().await.unwrap();
+        h.clock.set(fixtures::t0() + chrono::Duration::minutes(1));
+
+        let again = handle(&h.deps(), i).await.unwrap();
+        assert!(!again.written);
+        assert_eq!(again.status, OutcomeStatus::Succeeded);
+        assert_eq!(h.outcome().await.unwrap(), outcome, "first write stands");
+        assert_eq!(
+            h.ledger_types(&exec.trace_id).await,
+            ["EXECUTION_STARTED", "ACTION_EXECUTED"]
+        );
+        assert_eq!(
+            h.events.detail_types(),
+            ["EXECUTION_STARTED", "ACTION_EXECUTED", "ACTION_EXECUTED"]
+        );
+    }
+
+    #[tokio::test]
+    async fn publish_failure_after_the_write_is_transient_and_the_retry_publishes() {
+        let h = Harness::seeded().await;
+        let exec = start(&h, "exec-1").await;
+        let i = input(
+            exec.clone(),
+            invocation(true, vec![]),
+            CompensationOutput::none(),
+        );
+        h.events.fail_next(1);
+        let err = handle(&h.deps(), i.clone()).await.unwrap_err();
+        assert_eq!(
+            (err.name, err.code.as_str()),
+            ("TransientError", "EVENT_PUBLISH_FAILED")
+        );
+        assert_eq!(h.outcome().await.unwrap().status, OutcomeStatus::Succeeded);
+        assert_eq!(h.events.detail_types(), ["EXECUTION_STARTED"]);
+
+        let again = handle(&h.deps(), i).await.unwrap();
+        assert!(!again.written);
+        assert_eq!(
+            h.events.detail_types(),
+            ["EXECUTION_STARTED", "ACTION_EXECUTED"]
+        );
+        assert_eq!(h.ledger(&exec.trace_id).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn recording_against_a_stale_trace_is_refused() {
+        let h = Harness::seeded().await;
+        let mut exec = start(&h, "exec-1").await;
+        exec.trace_id = "not-the-live-trace".into();
+        let err = handle(
+            &h.deps(),
+            input(exec, invocation(true, vec![]), CompensationOutput::none()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, "ConflictError");
+        assert_eq!(h.attempt().await.unwrap().status, AttemptStatus::Running);
+        assert_eq!(h.outcome().await, None);
+    }
+}

@@ -363,3 +363,28 @@ impl Harness {
             .collect()
     }
 }
+
+/// Run the real starter for the seeded intent and return the context the
+/// recorders receive.
+pub async fn start(h: &Harness, execution_id: &str) -> crate::io::ExecutionContext {
+    let out = super::starter::handle(
+        &h.deps(),
+        crate::io::StarterInput {
+            action_intent_id: INTENT.into(),
+            tenant_id: TENANT.into(),
+            account_id: ACCOUNT.into(),
+            execution_id: execution_id.into(),
+            replay: None,
+        },
+    )
+    .await
+    .expect("starter");
+    crate::io::ExecutionContext {
+        trace_id: out.trace_id,
+        attempt_count: out.attempt_count,
+        idempotency_key: out.idempotency_key,
+        decision_trace_id: out.decision_trace_id,
+        tool_name: out.tool_name,
+        started_at: out.started_at,
+    }
+}
