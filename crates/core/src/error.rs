@@ -160,6 +160,26 @@ impl ExecutionError {
     }
 }
 
+/// The body a Lambda runtime posts for a function error; Step Functions passes it,
+/// serialised, as the Catch `Cause` of a direct Lambda Task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaErrorPayload {
+    pub error_type: String,
+    pub error_message: String,
+}
+
+impl LambdaErrorPayload {
+    /// The `Cause` Step Functions reports when a Lambda fails with `err`.
+    pub fn cause_of(err: &ExecutionError) -> String {
+        serde_json::to_string(&LambdaErrorPayload {
+            error_type: err.name.to_string(),
+            error_message: err.to_cause_json(),
+        })
+        .expect("LambdaErrorPayload always serialises")
+    }
+}
+
 /// What a Catch hands to the next state: `{"Error": name, "Cause": errorMessage}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +200,14 @@ impl CaughtError {
         {
             return parsed;
         }
+        // Step Functions (and moto/LocalStack) put the whole Lambda error payload in
+        // `Cause`: `{"errorType": name, "errorMessage": "<ErrorCause JSON>"}`.
+        if let Some(cause) = &self.cause
+            && let Ok(payload) = serde_json::from_str::<LambdaErrorPayload>(cause)
+            && let Ok(parsed) = serde_json::from_str::<ErrorCause>(&payload.error_message)
+        {
+            return parsed;
+        }
         let class = match self.error.as_str() {
             "States.Timeout" | "States.HeartbeatTimeout" | "Sandbox.Timedout" => {
                 ErrorClass::Timeout
@@ -197,9 +225,11 @@ impl CaughtError {
         ErrorCause {
             class,
             code,
+            // Step Functions binds "" when an error has no cause.
             message: self
                 .cause
                 .clone()
+                .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| format!("{} raised without a cause", self.error)),
         }
     }
@@ -240,6 +270,16 @@ mod tests {
         let c = caught.structured();
         assert_eq!(c.class, ErrorClass::RateLimit);
         assert_eq!(c.code, "HTTP_429");
+    }
+
+    #[test]
+    fn caught_error_reads_cause_wrapped_in_lambda_error_payload() {
+        let err = ExecutionError::permanent(ErrorClass::Downstream, "HTTP_400", "bad request");
+        let caught = CaughtError {
+            error: "PermanentError".into(),
+            cause: Some(LambdaErrorPayload::cause_of(&err)),
+        };
+        assert_eq!(caught.structured(), err.cause());
     }
 
     #[test]
