@@ -1,0 +1,50 @@
+//! `ccx_local::engine`: a local interpreter of the Amazon States Language, for
+//! the one definition in `statemachine/execution.asl.json`.
+//!
+//! It implements what that definition uses and refuses the rest at load time,
+//! naming the state and the field: Task, Choice, Pass, Succeed, Fail; InputPath,
+//! Parameters (paths, `$$` context paths, intrinsic functions), ResultSelector,
+//! ResultPath, OutputPath; Retry (ErrorEquals, IntervalSeconds, MaxAttempts,
+//! BackoffRate, MaxDelaySeconds, JitterStrategy) and Catch; `States.ALL`,
+//! `States.TaskFailed`, `States.Timeout` (Task `TimeoutSeconds`), and
+//! `States.Runtime` for data errors.
+//!
+//! ```no_run
+//! # async fn demo(deps: ccx_core::Deps) {
+//! use std::sync::Arc;
+//! use ccx_local::engine::{Engine, InProcessInvoker, EXECUTION_ASL, local_substitutions};
+//! let engine = Engine::new(EXECUTION_ASL, &local_substitutions(), Arc::new(InProcessInvoker::new(deps)))
+//!     .expect("the definition loads")
+//!     .with_delay_scale(0.01); // retries wait 1/100 of their real delay
+//! let run = engine
+//!     .execute("run-1", serde_json::json!({"action_intent_id": "ai_1", "tenant_id": "t1",
+//!         "account_id": "a1", "replay": null}))
+//!     .await;
+//! println!("{} via {:?}", run.status.as_str(), run.state_path());
+//! # }
+//! ```
+//!
+//! Modules: [`definition`] (load and validate), [`path`] (JSONPath),
+//! [`payload`] (Parameters / ResultSelector templates), [`intrinsics`],
+//! [`choice`] (rules), [`interpreter`] (the run loop, Retry and Catch),
+//! [`history`] (the execution record), [`invoker`] (the task and sleep seams),
+//! [`in_process`] (tasks mapped to `ccx_core::handlers`).
+
+pub mod choice;
+pub mod definition;
+pub mod history;
+pub mod in_process;
+pub mod interpreter;
+pub mod intrinsics;
+pub mod invoker;
+pub mod path;
+pub mod payload;
+
+pub use definition::{DefinitionError, StateMachine};
+pub use history::{EventDetail, Execution, ExecutionStatus, HistoryEvent, state_path};
+pub use in_process::{
+    EXECUTION_ASL, FUNCTION_SUBSTITUTIONS, InProcessInvoker, function_name, local_function_arn,
+    local_substitutions,
+};
+pub use interpreter::{Engine, EngineOptions, error_matches, retry_delay};
+pub use invoker::{Sleeper, TaskFailure, TaskInvoker, TokioSleeper};
