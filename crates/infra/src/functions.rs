@@ -133,6 +133,8 @@ pub fn functions() -> Vec<FunctionDef> {
                 Table(Intents, &["GetItem"]),
                 Table(Registry, &["GetItem", "Query"]),
                 Table(Attempts, &["GetItem", "PutItem", "UpdateItem"]),
+                // A duplicate start of a terminal intent reads its outcome.
+                Table(Outcomes, &["GetItem"]),
                 Table(Ledger, &["PutItem"]),
                 PublishEvents,
             ],
@@ -206,7 +208,7 @@ pub const GATEWAY_ENV: [&str; 7] = [
     "CCX_GATEWAY_URL",
     "CCX_GATEWAY_TOKEN_URL",
     "CCX_GATEWAY_CLIENT_ID",
-    "CCX_GATEWAY_SECRET_ARN",
+    "CCX_GATEWAY_CLIENT_SECRET_ARN",
     "CCX_GATEWAY_SCOPE",
     "CCX_MCP_PROTOCOL_VERSION",
     "CCX_MCP_TIMEOUT_MS",
@@ -260,7 +262,7 @@ mod tests {
         let env = invoker.env_var_names();
         assert!(env.contains(&"CCX_TABLE_DEDUPE"));
         assert!(env.contains(&"CCX_ARTIFACTS_BUCKET"));
-        assert!(env.contains(&"CCX_GATEWAY_SECRET_ARN"));
+        assert!(env.contains(&"CCX_GATEWAY_CLIENT_SECRET_ARN"));
         assert!(!env.contains(&"CCX_TABLE_INTENTS"));
         assert!(!env.contains(&"CCX_EVENT_BUS_NAME"));
 

@@ -224,7 +224,7 @@ fn parameters() -> Value {
         },
         "McpProtocolVersion": {
             "Type": "String",
-            "Default": "2025-06-18",
+            "Default": "2025-11-25",
             "Description": "MCP protocol version sent to the gateway",
         },
         "McpTimeoutMs": {
@@ -396,7 +396,7 @@ fn env_value(name: &str) -> Value {
         "CCX_GATEWAY_URL" => r#ref("GatewayUrl"),
         "CCX_GATEWAY_TOKEN_URL" => r#ref("GatewayTokenUrl"),
         "CCX_GATEWAY_CLIENT_ID" => r#ref("GatewayClientId"),
-        "CCX_GATEWAY_SECRET_ARN" => r#ref("GatewaySecretArn"),
+        "CCX_GATEWAY_CLIENT_SECRET_ARN" => r#ref("GatewaySecretArn"),
         "CCX_GATEWAY_SCOPE" => r#ref("GatewayScope"),
         "CCX_MCP_PROTOCOL_VERSION" => r#ref("McpProtocolVersion"),
         "CCX_MCP_TIMEOUT_MS" => r#ref("McpTimeoutMs"),
