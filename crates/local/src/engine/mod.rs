@@ -48,3 +48,6 @@ pub use in_process::{
 };
 pub use interpreter::{Engine, EngineOptions, error_matches, retry_delay};
 pub use invoker::{Sleeper, TaskFailure, TaskInvoker, TokioSleeper};
+
+#[cfg(test)]
+mod tests;
