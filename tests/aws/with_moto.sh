@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs a command against a private moto server:
+#   tests/aws/with_moto.sh <venv> <command...>
+# Starts `moto_server` from <venv> on a free 127.0.0.1 port, waits until it
+# answers, runs the command with AWS_ENDPOINT_URL pointing at it (dummy
+# credentials, region us-east-1), and stops the server however the command ends.
+# The command's exit status is the script's.
+set -euo pipefail
+
+venv=$1
+shift
+moto="$venv/bin/moto_server"
+[[ -x $moto ]] || { echo "with_moto: $moto not found (run make venv)" >&2; exit 2; }
+
+free_port() {
+    "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+log=$(mktemp -t moto.XXXXXX.log)
+server_pid=""
+stop_server() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -f "$log"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# A port found free can be taken before moto binds it: try a few.
+for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    "$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    server_pid=$!
+    ready=""
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+        if "$venv/bin/python" - "$port" <<'PY' 2>/dev/null; then ready=1; break; fi
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
+PY
+        sleep 0.2
+    done
+    [[ -n $ready ]] && break
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+done
+if [[ -z $server_pid ]]; then
+    echo "with_moto: moto_server did not start; its log:" >&2
+    cat "$log" >&2
+    exit 1
+fi
+echo "with_moto: moto_server (pid $server_pid) on http://127.0.0.1:$port" >&2
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+set +e
+"$@"
+status=$?
+set -e
+exit $status
