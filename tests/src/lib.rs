@@ -1,1 +1,3 @@
 //! Shared fixtures of the cross-crate tests.
+
+pub mod mock_runtime;
