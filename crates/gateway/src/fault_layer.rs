@@ -21,15 +21,19 @@ use crate::faults::Fault;
 /// Largest body the middleware buffers; rmcp applies its own limit after it.
 const MAX_INSPECTED_BODY: usize = 8 * 1024 * 1024;
 
-fn is_tool_call(body: &[u8]) -> bool {
+fn has_method(body: &[u8], method: &str) -> bool {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return false;
     };
-    let method_is_call = |v: &Value| v.get("method").and_then(Value::as_str) == Some("tools/call");
+    let matches = |v: &Value| v.get("method").and_then(Value::as_str) == Some(method);
     match &value {
-        Value::Array(batch) => batch.iter().any(method_is_call),
-        single => method_is_call(single),
+        Value::Array(batch) => batch.iter().any(matches),
+        single => matches(single),
     }
+}
+
+fn is_tool_call(body: &[u8]) -> bool {
+    has_method(body, "tools/call")
 }
 
 fn status_fault(status: StatusCode) -> Response {
@@ -62,6 +66,9 @@ pub async fn inject_faults(
             return (StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")).into_response();
         }
     };
+    if has_method(&bytes, "initialize") {
+        state.stats.initializations.fetch_add(1, Ordering::SeqCst);
+    }
     let fault = if is_tool_call(&bytes) {
         state.stats.tool_calls.fetch_add(1, Ordering::SeqCst);
         state.faults.next_fault()

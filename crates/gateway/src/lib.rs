@@ -108,6 +108,7 @@ pub enum GatewayError {
 pub struct Stats {
     pub token_requests: AtomicU64,
     pub tool_calls: AtomicU64,
+    pub initializations: AtomicU64,
     pub unauthorized: AtomicU64,
 }
 
@@ -120,6 +121,8 @@ pub struct StatsSnapshot {
     pub tokens_issued: u64,
     /// `tools/call` requests that passed the bearer check.
     pub tool_calls: u64,
+    /// `initialize` requests that passed the bearer check (one per session).
+    pub initializations: u64,
     /// Requests to `/mcp` refused with 401.
     pub unauthorized: u64,
     pub faults_injected: u64,
@@ -131,6 +134,7 @@ impl Stats {
             token_requests: self.token_requests.load(Ordering::SeqCst),
             tokens_issued: state.tokens.issued(),
             tool_calls: self.tool_calls.load(Ordering::SeqCst),
+            initializations: self.initializations.load(Ordering::SeqCst),
             unauthorized: self.unauthorized.load(Ordering::SeqCst),
             faults_injected: state.faults.injected(),
         }

@@ -138,6 +138,24 @@ impl McpGatewayClient {
         })
     }
 
+    /// The `Mcp-Session-Id` in use, if the server issued one (diagnostics, tests).
+    pub async fn session_id(&self) -> Option<String> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.id.clone())
+    }
+
+    /// The protocol version agreed with the server, once a call has been made.
+    pub async fn negotiated_protocol_version(&self) -> Option<String> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.protocol_version.clone())
+    }
+
     fn id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }

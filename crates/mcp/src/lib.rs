@@ -23,7 +23,9 @@ use ccx_core::ports::McpClient;
 
 pub use client::{ClientOptions, McpGatewayClient};
 pub use config::{GatewayConfig, SecretRef};
-pub use token::{EnvSecret, OAuthClientCredentials, SecretSource, StaticSecret, StaticToken};
+pub use token::{
+    EnvSecret, OAuthClientCredentials, SecretSource, StaticSecret, StaticToken, parse_secret_string,
+};
 
 /// Turns a Secrets Manager ARN into a secret source (supplied by the AWS crate).
 pub type ArnResolver<'a> = &'a dyn Fn(&str) -> Arc<dyn SecretSource>;

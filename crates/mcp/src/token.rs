@@ -22,6 +22,32 @@ pub trait SecretSource: Send + Sync {
     async fn secret(&self) -> Result<String>;
 }
 
+/// The client secret inside a stored secret string: either the plain secret,
+/// or a JSON object holding it under `client_secret` (also `clientSecret` or
+/// `secret`), the two shapes Secrets Manager entries take in practice.
+pub fn parse_secret_string(stored: &str) -> Result<String> {
+    let trimmed = stored.trim();
+    if !trimmed.starts_with('{') {
+        return Ok(trimmed.to_string());
+    }
+    let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| {
+        ExecutionError::configuration(
+            "GATEWAY_SECRET_UNREADABLE",
+            format!("secret looks like JSON but is not: {e}"),
+        )
+    })?;
+    ["client_secret", "clientSecret", "secret"]
+        .iter()
+        .find_map(|key| value.get(*key).and_then(|v| v.as_str()))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ExecutionError::configuration(
+                "GATEWAY_SECRET_UNREADABLE",
+                "secret JSON has no client_secret, clientSecret or secret string member",
+            )
+        })
+}
+
 /// A secret known up front (read from `CCX_GATEWAY_CLIENT_SECRET`, or a test value).
 pub struct StaticSecret(String);
 
@@ -249,5 +275,37 @@ impl TokenProvider for OAuthClientCredentials {
 
     async fn invalidate(&self) {
         *self.cache.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_strings_may_be_plain_or_json() {
+        assert_eq!(parse_secret_string(" s3cret\n").unwrap(), "s3cret");
+        assert_eq!(
+            parse_secret_string(r#"{"client_secret":"a"}"#).unwrap(),
+            "a"
+        );
+        assert_eq!(
+            parse_secret_string(r#"{"clientSecret":"b","x":1}"#).unwrap(),
+            "b"
+        );
+        let err = parse_secret_string(r#"{"password":"c"}"#).unwrap_err();
+        assert_eq!(err.code, "GATEWAY_SECRET_UNREADABLE");
+    }
+
+    #[tokio::test]
+    async fn env_secret_names_the_missing_variable() {
+        let err = EnvSecret {
+            var: "CCX_TEST_SURELY_UNSET_SECRET".into(),
+        }
+        .secret()
+        .await
+        .unwrap_err();
+        assert_eq!(err.name, "ConfigurationError");
+        assert!(err.message.contains("CCX_TEST_SURELY_UNSET_SECRET"));
     }
 }

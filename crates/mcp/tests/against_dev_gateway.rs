@@ -116,8 +116,10 @@ async fn creates_a_task_and_replays_the_same_key_without_a_second_write() {
     );
     assert_eq!(gw.writes_for_key("key-1"), 1);
     assert_eq!(gw.live_objects().len(), 1);
-    // One token for both calls.
+    // One token, one session (issued by the stateful gateway) for both calls.
     assert_eq!(gw.stats().tokens_issued, 1);
+    assert_eq!(gw.stats().initializations, 1);
+    assert!(client.session_id().await.is_some());
     gw.shutdown().await;
 }
 
@@ -461,6 +463,7 @@ async fn an_expired_session_is_reinitialised_transparently() {
 }
 
 async fn round_trip(options: GatewayOptions, version: ProtocolVersion) {
+    let stateful = options.session_mode == SessionMode::Stateful;
     let gw = gateway(options).await;
     let client = client_with(&gw, version.clone(), Duration::from_secs(5));
     let key = format!("rt-{version}");
@@ -475,6 +478,18 @@ async fn round_trip(options: GatewayOptions, version: ProtocolVersion) {
     let err = expect_err(&client, "no.such_tool", json!({})).await;
     assert!(err.code.starts_with("JSONRPC_"), "{version}: {err}");
     assert_eq!(gw.writes_for_key(&key), 1, "{version}");
+    assert_eq!(
+        client.negotiated_protocol_version().await.as_deref(),
+        Some(version.as_str())
+    );
+    if version.has_initialize() {
+        // One handshake for all calls; a session only where the server keeps them.
+        assert_eq!(gw.stats().initializations, 1, "{version}");
+        assert_eq!(client.session_id().await.is_some(), stateful, "{version}");
+    } else {
+        assert_eq!(gw.stats().initializations, 0, "{version}");
+        assert_eq!(client.session_id().await, None, "{version}");
+    }
     gw.shutdown().await;
 }
 
