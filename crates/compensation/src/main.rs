@@ -9,8 +9,10 @@ use ccx_core::{lambda, logging, store};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    // TODO(ccx-mcp): pass the gateway MCP client once ccx-mcp provides it; until
-    // then a tool call fails loudly with MCP_CLIENT_NOT_CONFIGURED.
-    let deps = store::embedded_deps_from_env(None);
+    // The gateway client (CCX_GATEWAY_URL, token endpoint, client credentials).
+    let deps = match ccx_mcp::client_from_env().await {
+        Ok(mcp) => store::embedded_deps_from_env(Some(mcp)),
+        Err(e) => Err(e),
+    };
     lambda::serve(Handler::Compensation, deps).await
 }
