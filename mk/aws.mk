@@ -6,4 +6,4 @@ TEST_TARGETS += test-aws
 
 .PHONY: test-aws
 test-aws: $(VENV)/.installed
-	tests/aws/with_moto.sh $(VENV) $(CARGO) test -p ccx-aws --tests
+	tests/aws/with_endpoint.sh $(VENV) $(CARGO) test -p ccx-aws --tests

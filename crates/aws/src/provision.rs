@@ -153,3 +153,100 @@ pub async fn create_stack_resources(
         .map_err(|e| service_error("EventBridge CreateEventBus", &bus, "BUS_CREATE_FAILED", &e))?;
     Ok((tables, bucket, bus))
 }
+
+/// Deletes what [`create_stack_resources`] created (best effort, for test
+/// clean-up on LocalStack or a real account): the rules and targets on the bus,
+/// the bus, every object and the bucket, and the tables. Returns the failures.
+pub async fn delete_stack_resources(
+    clients: &AwsClients,
+    tables: &TableNames,
+    bucket: &str,
+    bus: &str,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let eb = &clients.eventbridge;
+    match eb.list_rules().event_bus_name(bus).send().await {
+        Ok(rules) => {
+            for rule in rules.rules() {
+                let Some(name) = rule.name() else { continue };
+                if let Ok(targets) = eb
+                    .list_targets_by_rule()
+                    .rule(name)
+                    .event_bus_name(bus)
+                    .send()
+                    .await
+                {
+                    let ids: Vec<String> = targets
+                        .targets()
+                        .iter()
+                        .map(|t| t.id().to_string())
+                        .collect();
+                    if !ids.is_empty()
+                        && let Err(e) = eb
+                            .remove_targets()
+                            .rule(name)
+                            .event_bus_name(bus)
+                            .set_ids(Some(ids))
+                            .send()
+                            .await
+                    {
+                        failures.push(format!("RemoveTargets {name}: {e}"));
+                    }
+                }
+                if let Err(e) = eb.delete_rule().name(name).event_bus_name(bus).send().await {
+                    failures.push(format!("DeleteRule {name}: {e}"));
+                }
+            }
+        }
+        Err(e) => failures.push(format!("ListRules {bus}: {e}")),
+    }
+    if let Err(e) = eb.delete_event_bus().name(bus).send().await {
+        failures.push(format!("DeleteEventBus {bus}: {e}"));
+    }
+
+    let s3 = &clients.s3;
+    let mut token: Option<String> = None;
+    loop {
+        match s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => {
+                for object in page.contents() {
+                    if let Some(key) = object.key()
+                        && let Err(e) = s3.delete_object().bucket(bucket).key(key).send().await
+                    {
+                        failures.push(format!("DeleteObject {key}: {e}"));
+                    }
+                }
+                match page.next_continuation_token() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => break,
+                }
+            }
+            Err(e) => {
+                failures.push(format!("ListObjectsV2 {bucket}: {e}"));
+                break;
+            }
+        }
+    }
+    if let Err(e) = s3.delete_bucket().bucket(bucket).send().await {
+        failures.push(format!("DeleteBucket {bucket}: {e}"));
+    }
+
+    for (_, name) in tables.iter() {
+        if let Err(e) = clients
+            .dynamodb
+            .delete_table()
+            .table_name(name)
+            .send()
+            .await
+        {
+            failures.push(format!("DeleteTable {name}: {e}"));
+        }
+    }
+    failures
+}

@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
-# Runs a command against a private moto server:
-#   tests/aws/with_moto.sh <venv> <command...>
-# Starts `moto_server` from <venv> on a free 127.0.0.1 port, waits until it
-# answers, runs the command with AWS_ENDPOINT_URL pointing at it (dummy
-# credentials, region us-east-1), and stops the server however the command ends.
+# Runs a command against an AWS-compatible endpoint:
+#   tests/aws/with_endpoint.sh <venv> <command...>
+#
+# - AWS_ENDPOINT_URL already set (LocalStack: http://localhost:4566): use it;
+#   dummy credentials and us-east-1 unless credentials/region are set.
+# - CCX_TEST_AWS_REAL_ACCOUNT=1 and no AWS_ENDPOINT_URL: the real account of the
+#   ambient credentials and region, as they are.
+# - Otherwise (the default, and what `make test` does): start `moto_server`
+#   from <venv> on a free 127.0.0.1 port, wait until it answers, run the command
+#   with AWS_ENDPOINT_URL pointing at it (dummy credentials, us-east-1), and stop
+#   the server however the command ends.
 # The command's exit status is the script's.
 set -euo pipefail
 
 venv=$1
 shift
+
+if [[ -n ${AWS_ENDPOINT_URL:-} ]]; then
+    echo "with_endpoint: using AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" >&2
+    if [[ -z ${AWS_ACCESS_KEY_ID:-} && -z ${AWS_PROFILE:-} ]]; then
+        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+    fi
+    export AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}
+    exec "$@"
+fi
+if [[ ${CCX_TEST_AWS_REAL_ACCOUNT:-} == 1 ]]; then
+    echo "with_endpoint: CCX_TEST_AWS_REAL_ACCOUNT=1: running against the real account" >&2
+    exec "$@"
+fi
+
 moto="$venv/bin/moto_server"
-[[ -x $moto ]] || { echo "with_moto: $moto not found (run make venv)" >&2; exit 2; }
+[[ -x $moto ]] || { echo "with_endpoint: $moto not found (run make venv)" >&2; exit 2; }
 
 free_port() {
     "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -48,11 +68,11 @@ PY
     server_pid=""
 done
 if [[ -z $server_pid ]]; then
-    echo "with_moto: moto_server did not start; its log:" >&2
+    echo "with_endpoint: moto_server did not start; its log:" >&2
     cat "$log" >&2
     exit 1
 fi
-echo "with_moto: moto_server (pid $server_pid) on http://127.0.0.1:$port" >&2
+echo "with_endpoint: moto_server (pid $server_pid) on http://127.0.0.1:$port" >&2
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
