@@ -29,16 +29,20 @@ fn workspace_root() -> PathBuf {
 /// `target/<profile>/<name>`, built first so the test never runs a stale binary
 /// (`cargo test` does not build other packages' executables).
 fn handler_binary(name: &str) -> PathBuf {
+    // This test runs from target/<profile>/deps/; build into the same profile.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut args = vec!["build", "--quiet", "-p", name];
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        args.push("--release");
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", name])
+        .args(&args)
         .status()
         .expect("run cargo build");
     assert!(status.success(), "cargo build -p {name} failed");
-    // This test runs from target/<profile>/deps/.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
     let bin = profile_dir.join(name);
     assert!(bin.exists(), "{} not found", bin.display());
     bin
