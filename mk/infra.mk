@@ -7,7 +7,11 @@ ASL_CHECK_DIR := infra/asl-check
 LAMBDA_FUNCTIONS := starter validator tool-mapper tool-invoker compensation recorder failure-recorder
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 # cargo-lambda (and the zig it links with) keep their caches under the project.
-LAMBDA_ENV := PATH="$(VENV)/bin:$$PATH" XDG_CACHE_HOME="$(ROOT)/target/lambda-cache"
+# The release build gets its own target folder, so its long run does not hold the
+# lock of target/ that every other cargo command of the workspace waits on.
+LAMBDA_BUILD_DIR := $(ROOT)/target/lambda-build
+LAMBDA_ENV := PATH="$(VENV)/bin:$$PATH" XDG_CACHE_HOME="$(ROOT)/target/lambda-cache" \
+	CARGO_TARGET_DIR="$(LAMBDA_BUILD_DIR)"
 
 # Deploy settings (override on the command line; see infra/README.md).
 STACK_NAME ?= cc-native-execution
@@ -50,7 +54,7 @@ TEST_TARGETS += infra-lint
 build: $(VENV)/.installed
 	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
 	$(LAMBDA_ENV) $(CARGO) lambda build --release --arm64 --output-format zip \
-		$(foreach f,$(LAMBDA_FUNCTIONS),--bin $(f))
+		--lambda-dir $(ROOT)/target/lambda $(foreach f,$(LAMBDA_FUNCTIONS),--bin $(f))
 	@for f in $(LAMBDA_FUNCTIONS); do \
 		test -s target/lambda/$$f/bootstrap.zip || { echo "missing target/lambda/$$f/bootstrap.zip"; exit 1; }; \
 		printf '%-18s %8s bytes zipped\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); \
