@@ -46,6 +46,21 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// True if any error in the chain is a reqwest timeout (an SSE stream wraps
+/// the body error of reqwest in its own type).
+pub fn chain_has_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(reqwest_err) = err.downcast_ref::<reqwest::Error>()
+            && reqwest_err.is_timeout()
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
 pub fn timeout(what: &str, after: std::time::Duration) -> ExecutionError {
     ExecutionError::transient(
         ErrorClass::Timeout,
@@ -56,7 +71,7 @@ pub fn timeout(what: &str, after: std::time::Duration) -> ExecutionError {
 
 /// A reqwest failure before or while reading a response.
 pub fn transport(what: &str, e: &reqwest::Error, after: std::time::Duration) -> ExecutionError {
-    if e.is_timeout() {
+    if chain_has_timeout(e) {
         return timeout(what, after);
     }
     ExecutionError::transient(

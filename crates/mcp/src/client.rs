@@ -116,8 +116,11 @@ impl McpGatewayClient {
                 ),
             ));
         }
+        // The per-request bound is the tokio timeout around each exchange in
+        // `Wire`, which covers reading an SSE stream to the end; reqwest only
+        // bounds connecting, so the two never race to report the same timeout.
         let http = reqwest::Client::builder()
-            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
             .build()
             .map_err(|e| {
                 ExecutionError::configuration(

@@ -290,6 +290,9 @@ impl Wire {
         let mut events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
         while let Some(event) = events.next().await {
             let event = event.map_err(|e| {
+                if classify::chain_has_timeout(&e) {
+                    return classify::timeout(what, self.timeout);
+                }
                 ExecutionError::transient(
                     ccx_core::error::ErrorClass::Downstream,
                     "CONNECTION_FAILED",
