@@ -16,8 +16,8 @@
 //! 2. the legacy single object `{"external_object_id", "object_type", "system"?,
 //!    "object_url"?}` (success; `system` defaults to [`UNKNOWN_SYSTEM`]);
 //! 3. `isError: true` with plain text: failure, class DOWNSTREAM, code TOOL_ERROR,
-//!    message = the text. With `isError` and a JSON payload of shape 1, the
-//!    payload's error and refs are used and success is forced to false.
+//!    message = the text. With `isError` and a JSON payload, its readable refs
+//!    (either form) and its error, if any, are used; success is forced to false.
 
 use serde_json::{Map, Value};
 
@@ -52,14 +52,12 @@ pub struct ToolError {
 pub fn interpret(response: &ToolCallResponse) -> Result<ToolOutcome, ExecutionError> {
     let payload = payload(response)?;
     if response.is_error {
-        return Ok(match payload {
-            Some(Value::Object(obj)) if obj.contains_key("success") || has_error(&obj) => {
-                let refs = refs_lenient(&obj);
-                let error = error_of(&obj).unwrap_or_else(|| text_error(response));
-                failure(refs, error)
-            }
-            _ => failure(vec![], text_error(response)),
-        });
+        // Whatever the payload says, the tool failed; keep what it says it wrote.
+        let (refs, error) = match &payload {
+            Some(Value::Object(obj)) => (refs_lenient(obj), error_of(obj)),
+            _ => (vec![], None),
+        };
+        return Ok(failure(refs, error.unwrap_or_else(|| text_error(response))));
     }
     let Some(payload) = payload else {
         return Err(malformed(if response.content.is_empty() {
@@ -503,6 +501,18 @@ mod tests {
             "unreadable refs dropped"
         );
         assert_eq!(out.error.unwrap().code, "PARTIAL_WRITE");
+    }
+
+    #[test]
+    fn is_error_with_a_legacy_object_keeps_it_as_a_partial_ref() {
+        let out = interpret(&text_blocks(
+            true,
+            &[r#"{"external_object_id": "N-1", "object_type": "note", "system": "internal"}"#],
+        ))
+        .unwrap();
+        assert!(!out.success);
+        assert_eq!(out.external_object_refs[0].object_id, "N-1");
+        assert_eq!(out.error.unwrap().code, DEFAULT_TOOL_ERROR_CODE);
     }
 
     #[test]

@@ -133,17 +133,31 @@ pub fn object_ref(system: &str, object_type: &str, object_id: &str) -> ExternalO
 #[derive(Default)]
 pub struct MemoryArtifactStore {
     items: Mutex<BTreeMap<String, Vec<u8>>>,
+    fail_next: Mutex<u32>,
 }
 
 impl MemoryArtifactStore {
     pub fn keys(&self) -> Vec<String> {
         self.items.lock().unwrap().keys().cloned().collect()
     }
+    /// Make the next `n` puts fail with a TransientError (bucket outage).
+    pub fn fail_next(&self, n: u32) {
+        *self.fail_next.lock().unwrap() = n;
+    }
 }
 
 #[async_trait]
 impl ArtifactStore for MemoryArtifactStore {
     async fn put(&self, key: &str, body: &[u8], _content_type: &str) -> Result<String> {
+        {
+            let mut fail = self.fail_next.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(ExecutionError::store_unavailable(
+                    "injected artifact store outage",
+                ));
+            }
+        }
         self.items
             .lock()
             .unwrap()

@@ -10,7 +10,8 @@
 //! 3. The result is interpreted by [`crate::tool_result`]; a tool-reported failure
 //!    is an output with `success: false` and its partial refs, not an error.
 //! 4. A raw result over `artifact_threshold_bytes` goes to the artifact store
-//!    (`{tenant}/{tool_run_ref}.json`) instead of the state.
+//!    (`{tenant}/{tool_run_ref}.json`) instead of the state (best effort, see
+//!    [`store_raw`]).
 //! 5. On success the dedupe record is written (conditional: a concurrent writer
 //!    with the same key already recorded the same write).
 //!
@@ -96,15 +97,7 @@ pub async fn handle(deps: &Deps, input: InvokerInput) -> Result<InvokerOutput, E
     let run_ref = tool_run_ref(&input.trace_id, input.attempt_count, &input.tool_name);
     let raw = serde_json::to_vec(&response.raw).unwrap_or_default();
     let raw_response_artifact_ref = if raw.len() > deps.settings.artifact_threshold_bytes {
-        Some(
-            deps.artifacts
-                .put(
-                    &format!("{}/{run_ref}.json", input.tenant_id),
-                    &raw,
-                    "application/json",
-                )
-                .await?,
-        )
+        store_raw(deps, &input, &run_ref, &raw).await
     } else {
         None
     };
@@ -152,6 +145,26 @@ pub async fn handle(deps: &Deps, input: InvokerInput) -> Result<InvokerOutput, E
         deduplicated: false,
         duration_ms,
     })
+}
+
+/// Store the raw result under `{tenant}/{tool_run_ref}.json`. A failure here is
+/// logged, not raised: the tool has already run, and failing the step would make
+/// the state machine call it again before the dedupe record exists. The raw
+/// response is an audit aid; the external write happening once is the contract.
+async fn store_raw(deps: &Deps, input: &InvokerInput, run_ref: &str, raw: &[u8]) -> Option<String> {
+    let key = format!("{}/{run_ref}.json", input.tenant_id);
+    match deps.artifacts.put(&key, raw, "application/json").await {
+        Ok(reference) => Some(reference),
+        Err(e) => {
+            warn!(
+                tool_name = %input.tool_name,
+                error_code = %e.code,
+                raw_response_bytes = raw.len(),
+                "raw tool response not stored; the outcome will have no artifact ref"
+            );
+            None
+        }
+    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -342,6 +355,26 @@ mod tests {
         );
         let d = h.store.get_dedupe(KEY).await.unwrap().unwrap();
         assert_eq!(d.raw_response_artifact_ref, Some(reference));
+    }
+
+    #[tokio::test]
+    async fn an_artifact_outage_after_the_call_does_not_cause_a_second_call() {
+        let h = Harness::seeded().await;
+        h.artifacts.fail_next(1);
+        let mut resp = responses::success(&[object_ref("crm", "task", "T-1")]);
+        resp.raw["debug"] = json!("z".repeat(20 * 1024));
+        h.mcp.respond(resp);
+
+        let out = handle(&h.deps(), input()).await.unwrap();
+        assert!(out.success);
+        assert_eq!(out.raw_response_artifact_ref, None);
+        let d = h.store.get_dedupe(KEY).await.unwrap().unwrap();
+        assert_eq!(
+            d.external_object_refs.len(),
+            1,
+            "the write is recorded for dedupe"
+        );
+        assert_eq!(h.mcp.calls().len(), 1);
     }
 
     #[tokio::test]
