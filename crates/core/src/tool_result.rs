@@ -160,10 +160,6 @@ fn text_error(response: &ToolCallResponse) -> ToolError {
     }
 }
 
-fn has_error(obj: &Map<String, Value>) -> bool {
-    obj.contains_key("error") || obj.contains_key("error_code") || obj.contains_key("error_message")
-}
-
 /// `error: {class?, code, message}` (or a bare message string), else top-level
 /// `error_class`/`error_code`/`error_message`.
 fn error_of(obj: &Map<String, Value>) -> Option<ToolError> {
