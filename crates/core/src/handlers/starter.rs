@@ -616,6 +616,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_replay_starter_that_died_before_its_audit_writes_it_on_retry() {
+        let h = Harness::seeded().await;
+        // Attempt 1 runs and is recorded FAILED (outcome written).
+        let exec = crate::handlers::testkit::start(&h, "exec-1").await;
+        let caught = crate::error::CaughtError {
+            error: "TransientError".into(),
+            cause: None,
+        };
+        crate::handlers::failure_recorder::handle(
+            &h.deps(),
+            crate::io::FailureRecorderInput {
+                action_intent_id: INTENT.into(),
+                tenant_id: TENANT.into(),
+                account_id: ACCOUNT.into(),
+                execution: exec.clone(),
+                failed_state: "InvokeTool".into(),
+                error: caught,
+            },
+        )
+        .await
+        .unwrap();
+        // A replay starter took the lock and died before appending the ledger.
+        let mut replayed = h.attempt().await.unwrap();
+        replayed.status = AttemptStatus::Running;
+        replayed.attempt_count = 2;
+        replayed.trace_id = "trace-replay".into();
+        replayed.execution_id = "exec-2".into();
+        replayed.completed_at = None;
+        replayed.replay = Some(ReplayRequest {
+            reason: "retry after outage".into(),
+            requested_by: "ops:bob".into(),
+        });
+        assert!(
+            h.store
+                .replace_attempt(&replayed, AttemptStatus::Failed, 1)
+                .await
+                .unwrap()
+        );
+
+        let out = handle(
+            &h.deps(),
+            replay_input("exec-2", "retry after outage", "ops:bob"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (out.trace_id.as_str(), out.attempt_count),
+            ("trace-replay", 2)
+        );
+        let ledger = h.ledger("trace-replay").await;
+        assert_eq!(ledger[0].event_type, LedgerEventType::ReplayRequested);
+        assert_eq!(ledger[0].data["previous_status"], "FAILED");
+        assert_eq!(ledger[0].data["previous_trace_id"], exec.trace_id.as_str());
+        assert_eq!(ledger[1].event_type, LedgerEventType::ExecutionStarted);
+    }
+
+    #[tokio::test]
     async fn blank_replay_request_is_rejected_and_leaves_the_attempt() {
         let h = Harness::seeded().await;
         handle(&h.deps(), input("exec-1")).await.unwrap();
