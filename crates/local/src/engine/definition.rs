@@ -258,6 +258,22 @@ impl StateMachine {
                 }
             }
         }
+        // As in Step Functions, a state no transition leads to is a definition error.
+        let mut reachable = std::collections::BTreeSet::from([start_at.as_str()]);
+        let mut frontier = vec![start_at.as_str()];
+        while let Some(name) = frontier.pop() {
+            for target in states[name].targets() {
+                if reachable.insert(target) {
+                    frontier.push(target);
+                }
+            }
+        }
+        if let Some(orphan) = states.keys().find(|n| !reachable.contains(n.as_str())) {
+            return Err(DefinitionError::State {
+                state: orphan.clone(),
+                message: "no transition leads to this state (unreachable)".into(),
+            });
+        }
         Ok(StateMachine {
             comment: obj
                 .get("Comment")
@@ -445,7 +461,6 @@ fn parse_state(name: &str, value: &Value) -> Result<State, String> {
         }
         _ => unreachable!("allowed_fields refused other types"),
     };
-    let _ = name;
     Ok(State {
         name: name.to_string(),
         input_path,
@@ -646,7 +661,11 @@ mod tests {
     }
 
     fn one_state(state: Value) -> Result<StateMachine, DefinitionError> {
-        load(json!({"StartAt": "S", "States": {"S": state, "Done": {"Type": "Succeed"}}}))
+        if state.to_string().contains("\"Done\"") {
+            load(json!({"StartAt": "S", "States": {"S": state, "Done": {"Type": "Succeed"}}}))
+        } else {
+            load(json!({"StartAt": "S", "States": {"S": state}}))
+        }
     }
 
     #[test]
@@ -713,6 +732,14 @@ mod tests {
     fn transitions_and_retriers_are_validated() {
         let err = one_state(json!({"Type": "Pass", "Next": "Nowhere"})).unwrap_err();
         assert!(err.to_string().contains("'Nowhere'"), "{err}");
+        let err = load(
+            json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "B": {"Type": "Succeed"}}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("state 'B'") && err.to_string().contains("unreachable"),
+            "{err}"
+        );
         let err = one_state(json!({"Type": "Pass"})).unwrap_err();
         assert!(err.to_string().contains("'Next'"), "{err}");
         let err = one_state(json!({"Type": "Task", "Resource": "r", "End": true,
