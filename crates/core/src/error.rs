@@ -99,7 +99,13 @@ impl ExecutionError {
     }
 
     pub fn validation(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(names::VALIDATION, ErrorClass::Validation, code, false, message)
+        Self::new(
+            names::VALIDATION,
+            ErrorClass::Validation,
+            code,
+            false,
+            message,
+        )
     }
 
     /// Retryable downstream failure (5xx, connection reset, store throttling).
@@ -134,7 +140,13 @@ impl ExecutionError {
     }
 
     pub fn configuration(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(names::CONFIGURATION, ErrorClass::Unknown, code, false, message)
+        Self::new(
+            names::CONFIGURATION,
+            ErrorClass::Unknown,
+            code,
+            false,
+            message,
+        )
     }
 
     pub fn conflict(code: impl Into<String>, message: impl Into<String>) -> Self {
@@ -220,7 +232,13 @@ impl CaughtError {
         let code = self
             .error
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>();
         ErrorCause {
             class,

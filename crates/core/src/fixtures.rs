@@ -20,7 +20,10 @@ pub fn t0() -> DateTime<Utc> {
 pub fn intent(tenant_id: &str, account_id: &str, action_intent_id: &str) -> ActionIntentV1 {
     let mut parameters = Map::new();
     parameters.insert("title".into(), json!("Follow up on renewal"));
-    parameters.insert("description".into(), json!("Customer asked for a call back"));
+    parameters.insert(
+        "description".into(),
+        json!("Customer asked for a call back"),
+    );
     parameters.insert("priority".into(), json!("high"));
     parameters.insert("due_date".into(), json!("2026-12-01"));
     ActionIntentV1 {
@@ -55,10 +58,22 @@ fn mapping(tool_param: &str, transform: Transform, required: bool) -> ParameterM
 /// Registry v1 of CREATE_CRM_TASK -> `crm.create_task`, compensated by `crm.delete_task`.
 pub fn crm_task_registry_entry() -> ToolRegistryEntry {
     let mut m = BTreeMap::new();
-    m.insert("title".into(), mapping("title", Transform::Passthrough, true));
-    m.insert("description".into(), mapping("description", Transform::Passthrough, false));
-    m.insert("priority".into(), mapping("priority", Transform::Uppercase, false));
-    m.insert("due_date".into(), mapping("due_date", Transform::Passthrough, false));
+    m.insert(
+        "title".into(),
+        mapping("title", Transform::Passthrough, true),
+    );
+    m.insert(
+        "description".into(),
+        mapping("description", Transform::Passthrough, false),
+    );
+    m.insert(
+        "priority".into(),
+        mapping("priority", Transform::Uppercase, false),
+    );
+    m.insert(
+        "due_date".into(),
+        mapping("due_date", Transform::Passthrough, false),
+    );
     ToolRegistryEntry {
         action_type: "CREATE_CRM_TASK".into(),
         registry_version: 1,
@@ -74,7 +89,10 @@ pub fn crm_task_registry_entry() -> ToolRegistryEntry {
 /// Registry v1 of CREATE_INTERNAL_NOTE -> `internal.create_note` (MANUAL compensation).
 pub fn internal_note_registry_entry() -> ToolRegistryEntry {
     let mut m = BTreeMap::new();
-    m.insert("title".into(), mapping("title", Transform::Passthrough, true));
+    m.insert(
+        "title".into(),
+        mapping("title", Transform::Passthrough, true),
+    );
     m.insert("body".into(), mapping("body", Transform::Passthrough, true));
     ToolRegistryEntry {
         action_type: "CREATE_INTERNAL_NOTE".into(),
@@ -97,7 +115,11 @@ pub fn tenant_enabled(tenant_id: &str) -> TenantConfig {
 }
 
 /// A RUNNING attempt 1 of the intent, as the starter writes it.
-pub fn running_attempt(intent: &ActionIntentV1, trace_id: &str, execution_id: &str) -> ExecutionAttempt {
+pub fn running_attempt(
+    intent: &ActionIntentV1,
+    trace_id: &str,
+    execution_id: &str,
+) -> ExecutionAttempt {
     ExecutionAttempt {
         action_intent_id: intent.action_intent_id.clone(),
         tenant_id: intent.tenant_id.clone(),

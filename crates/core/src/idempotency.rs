@@ -77,10 +77,34 @@ mod tests {
 
     #[test]
     fn key_is_independent_of_key_order_but_not_of_values_or_version() {
-        let k1 = idempotency_key("t1", "ai1", "crm.create_task", &json!({"a": 1, "b": "x"}), 1);
-        let k2 = idempotency_key("t1", "ai1", "crm.create_task", &json!({"b": "x", "a": 1}), 1);
-        let k3 = idempotency_key("t1", "ai1", "crm.create_task", &json!({"a": 2, "b": "x"}), 1);
-        let k4 = idempotency_key("t1", "ai1", "crm.create_task", &json!({"a": 1, "b": "x"}), 2);
+        let k1 = idempotency_key(
+            "t1",
+            "ai1",
+            "crm.create_task",
+            &json!({"a": 1, "b": "x"}),
+            1,
+        );
+        let k2 = idempotency_key(
+            "t1",
+            "ai1",
+            "crm.create_task",
+            &json!({"b": "x", "a": 1}),
+            1,
+        );
+        let k3 = idempotency_key(
+            "t1",
+            "ai1",
+            "crm.create_task",
+            &json!({"a": 2, "b": "x"}),
+            1,
+        );
+        let k4 = idempotency_key(
+            "t1",
+            "ai1",
+            "crm.create_task",
+            &json!({"a": 1, "b": "x"}),
+            2,
+        );
         assert_eq!(k1, k2);
         assert_ne!(k1, k3);
         assert_ne!(k1, k4);
@@ -93,7 +117,10 @@ mod tests {
         let expected = hex::encode(Sha256::digest(
             br#"t1:ai1:crm.create_task:{"priority":"HIGH","title":"Call back"}:3"#,
         ));
-        assert_eq!(idempotency_key("t1", "ai1", "crm.create_task", &args, 3), expected);
+        assert_eq!(
+            idempotency_key("t1", "ai1", "crm.create_task", &args, 3),
+            expected
+        );
     }
 
     #[test]
@@ -103,6 +130,9 @@ mod tests {
 
     #[test]
     fn tool_run_ref_format() {
-        assert_eq!(tool_run_ref("tr", 2, "crm.create_task"), "toolrun/tr/2/crm.create_task");
+        assert_eq!(
+            tool_run_ref("tr", 2, "crm.create_task"),
+            "toolrun/tr/2/crm.create_task"
+        );
     }
 }

@@ -17,8 +17,6 @@ pub use attempt::{AttemptStatus, ExecutionAttempt, ReplayRequest};
 pub use dedupe::ExternalWriteDedupe;
 pub use intent::{ActionIntentV1, ExecutionPolicy, IntentTarget};
 pub use ledger::{LedgerEntry, LedgerEventType};
-pub use outcome::{
-    ActionOutcomeV1, CompensationStatus, ExternalObjectRef, OutcomeStatus,
-};
+pub use outcome::{ActionOutcomeV1, CompensationStatus, ExternalObjectRef, OutcomeStatus};
 pub use registry::{CompensationStrategy, ParameterMapping, ToolRegistryEntry, Transform};
 pub use tenant::{GlobalControls, TenantConfig};

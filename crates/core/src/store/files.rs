@@ -22,11 +22,7 @@ impl FileArtifactStore {
     /// escape the artifacts folder.
     fn path_for(&self, key: &str) -> Result<PathBuf> {
         let rel = Path::new(key);
-        if key.is_empty()
-            || rel
-                .components()
-                .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if key.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(ExecutionError::validation(
                 "INVALID_ARTIFACT_KEY",
                 format!("artifact key {key:?} must be a relative path without '..'"),
@@ -94,7 +90,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileArtifactStore::new(dir.path().join("artifacts"));
         let r = store
-            .put("t1/toolrun/tr/1/crm.create_task.json", b"{\"a\":1}", "application/json")
+            .put(
+                "t1/toolrun/tr/1/crm.create_task.json",
+                b"{\"a\":1}",
+                "application/json",
+            )
             .await
             .unwrap();
         assert!(r.starts_with("file://"));

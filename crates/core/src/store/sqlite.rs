@@ -74,7 +74,10 @@ fn sql_err(op: &str, e: rusqlite::Error) -> ExecutionError {
 
 fn to_doc<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| {
-        ExecutionError::validation("UNSERIALISABLE_RECORD", format!("cannot serialise record: {e}"))
+        ExecutionError::validation(
+            "UNSERIALISABLE_RECORD",
+            format!("cannot serialise record: {e}"),
+        )
     })
 }
 
@@ -100,7 +103,12 @@ fn get_doc(conn: &Connection, tbl: &str, pk: &str, sk: &str) -> Result<Option<St
     .map_err(|e| sql_err("get", e))
 }
 
-fn get_typed<T: DeserializeOwned>(conn: &Connection, tbl: &str, pk: &str, sk: &str) -> Result<Option<T>> {
+fn get_typed<T: DeserializeOwned>(
+    conn: &Connection,
+    tbl: &str,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<T>> {
     get_doc(conn, tbl, pk, sk)?
         .map(|doc| from_doc(tbl, pk, sk, &doc))
         .transpose()
@@ -159,7 +167,8 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<Self> {
-        conn.execute_batch(SCHEMA).map_err(|e| sql_err("schema", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| sql_err("schema", e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -181,14 +190,21 @@ impl SqliteStore {
     }
 
     /// Every record of one kind (for `ccx`, audits and the chaos checks).
-    async fn scan<T: DeserializeOwned + Send + 'static>(&self, tbl: &'static str) -> Result<Vec<T>> {
+    async fn scan<T: DeserializeOwned + Send + 'static>(
+        &self,
+        tbl: &'static str,
+    ) -> Result<Vec<T>> {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare("SELECT pk, sk, doc FROM items WHERE tbl = ?1 ORDER BY pk, sk")
                 .map_err(|e| sql_err("scan", e))?;
             let rows = stmt
                 .query_map(params![tbl], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })
                 .map_err(|e| sql_err("scan", e))?;
             let mut out = Vec::new();
@@ -229,7 +245,8 @@ impl SqliteStore {
                 )
                 .optional()
                 .map_err(|e| sql_err("find intent", e))?;
-            row.map(|(pk, doc)| from_doc(T_INTENTS, &pk, &sk, &doc)).transpose()
+            row.map(|(pk, doc)| from_doc(T_INTENTS, &pk, &sk, &doc))
+                .transpose()
         })
         .await
     }
@@ -265,7 +282,8 @@ impl Store for SqliteStore {
         let pk = keys::tenant_account_pk(&intent.tenant_id, &intent.account_id);
         let sk = keys::intent_sk(&intent.action_intent_id);
         let doc = to_doc(intent)?;
-        self.with_conn(move |c| upsert(c, T_INTENTS, &pk, &sk, &doc)).await
+        self.with_conn(move |c| upsert(c, T_INTENTS, &pk, &sk, &doc))
+            .await
     }
 
     async fn get_intent(
@@ -276,14 +294,16 @@ impl Store for SqliteStore {
     ) -> Result<Option<ActionIntentV1>> {
         let pk = keys::tenant_account_pk(tenant_id, account_id);
         let sk = keys::intent_sk(action_intent_id);
-        self.with_conn(move |c| get_typed(c, T_INTENTS, &pk, &sk)).await
+        self.with_conn(move |c| get_typed(c, T_INTENTS, &pk, &sk))
+            .await
     }
 
     async fn put_registry_entry(&self, entry: &ToolRegistryEntry) -> Result<()> {
         let pk = keys::registry_pk(&entry.action_type);
         let sk = keys::registry_sk(entry.registry_version);
         let doc = to_doc(entry)?;
-        self.with_conn(move |c| upsert(c, T_REGISTRY, &pk, &sk, &doc)).await
+        self.with_conn(move |c| upsert(c, T_REGISTRY, &pk, &sk, &doc))
+            .await
     }
 
     async fn get_registry_entry(
@@ -325,15 +345,26 @@ impl Store for SqliteStore {
     async fn put_global_controls(&self, controls: &GlobalControls) -> Result<()> {
         let doc = to_doc(controls)?;
         self.with_conn(move |c| {
-            upsert(c, T_TENANTS, keys::GLOBAL_CONTROLS_PK, keys::GLOBAL_CONTROLS_SK, &doc)
+            upsert(
+                c,
+                T_TENANTS,
+                keys::GLOBAL_CONTROLS_PK,
+                keys::GLOBAL_CONTROLS_SK,
+                &doc,
+            )
         })
         .await
     }
 
     async fn get_global_controls(&self) -> Result<GlobalControls> {
         self.with_conn(|c| {
-            get_typed(c, T_TENANTS, keys::GLOBAL_CONTROLS_PK, keys::GLOBAL_CONTROLS_SK)
-                .map(Option::unwrap_or_default)
+            get_typed(
+                c,
+                T_TENANTS,
+                keys::GLOBAL_CONTROLS_PK,
+                keys::GLOBAL_CONTROLS_SK,
+            )
+            .map(Option::unwrap_or_default)
         })
         .await
     }
@@ -346,7 +377,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<ExecutionAttempt>> {
         let pk = keys::tenant_account_pk(tenant_id, account_id);
         let sk = keys::attempt_sk(action_intent_id);
-        self.with_conn(move |c| get_typed(c, T_ATTEMPTS, &pk, &sk)).await
+        self.with_conn(move |c| get_typed(c, T_ATTEMPTS, &pk, &sk))
+            .await
     }
 
     async fn create_attempt(&self, attempt: &ExecutionAttempt) -> Result<bool> {
@@ -457,12 +489,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<ActionOutcomeV1>> {
         let pk = keys::tenant_account_pk(tenant_id, account_id);
         let sk = keys::outcome_sk(action_intent_id);
-        self.with_conn(move |c| get_typed(c, T_OUTCOMES, &pk, &sk)).await
+        self.with_conn(move |c| get_typed(c, T_OUTCOMES, &pk, &sk))
+            .await
     }
 
     async fn get_dedupe(&self, idempotency_key: &str) -> Result<Option<ExternalWriteDedupe>> {
         let pk = keys::dedupe_pk(idempotency_key);
-        self.with_conn(move |c| get_typed(c, T_DEDUPE, &pk, DEDUPE_SK)).await
+        self.with_conn(move |c| get_typed(c, T_DEDUPE, &pk, DEDUPE_SK))
+            .await
     }
 
     async fn put_dedupe(&self, record: &ExternalWriteDedupe) -> Result<bool> {
@@ -517,9 +551,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::{
-        CompensationStatus, LedgerEventType, OutcomeStatus, ReplayRequest,
-    };
+    use crate::contracts::{CompensationStatus, LedgerEventType, OutcomeStatus, ReplayRequest};
     use crate::fixtures;
     use serde_json::json;
 
@@ -575,7 +607,10 @@ mod tests {
         let s = SqliteStore::open_in_memory().unwrap();
         let i = fixtures::intent("t1", "a1", "ai1");
         s.put_intent(&i).await.unwrap();
-        assert_eq!(s.get_intent("t1", "a1", "ai1").await.unwrap(), Some(i.clone()));
+        assert_eq!(
+            s.get_intent("t1", "a1", "ai1").await.unwrap(),
+            Some(i.clone())
+        );
         assert_eq!(s.get_intent("t2", "a1", "ai1").await.unwrap(), None);
         assert_eq!(s.get_intent("t1", "a2", "ai1").await.unwrap(), None);
         assert_eq!(s.find_intent("ai1").await.unwrap(), Some(i));
@@ -593,11 +628,24 @@ mod tests {
         for e in [&v1, &v10, &v2] {
             s.put_registry_entry(e).await.unwrap();
         }
-        let latest = s.get_registry_entry("CREATE_CRM_TASK", None).await.unwrap().unwrap();
+        let latest = s
+            .get_registry_entry("CREATE_CRM_TASK", None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(latest.registry_version, 10, "numeric, not lexical, order");
-        let pinned = s.get_registry_entry("CREATE_CRM_TASK", Some(2)).await.unwrap().unwrap();
+        let pinned = s
+            .get_registry_entry("CREATE_CRM_TASK", Some(2))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(pinned.registry_version, 2);
-        assert!(s.get_registry_entry("CREATE_CRM_TASK", Some(3)).await.unwrap().is_none());
+        assert!(
+            s.get_registry_entry("CREATE_CRM_TASK", Some(3))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(s.get_registry_entry("NOPE", None).await.unwrap().is_none());
     }
 
@@ -613,8 +661,16 @@ mod tests {
         .await
         .unwrap();
         assert!(s.get_global_controls().await.unwrap().global_stop);
-        s.put_tenant_config(&fixtures::tenant_enabled("t1")).await.unwrap();
-        assert!(s.get_tenant_config("t1").await.unwrap().unwrap().execution_enabled);
+        s.put_tenant_config(&fixtures::tenant_enabled("t1"))
+            .await
+            .unwrap();
+        assert!(
+            s.get_tenant_config("t1")
+                .await
+                .unwrap()
+                .unwrap()
+                .execution_enabled
+        );
     }
 
     #[tokio::test]
@@ -626,7 +682,14 @@ mod tests {
         second.trace_id = "tr2".into();
         assert!(s.create_attempt(&first).await.unwrap());
         assert!(!s.create_attempt(&second).await.unwrap());
-        assert_eq!(s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap().trace_id, "tr1");
+        assert_eq!(
+            s.get_attempt("t1", "a1", "ai1")
+                .await
+                .unwrap()
+                .unwrap()
+                .trace_id,
+            "tr1"
+        );
     }
 
     #[tokio::test]
@@ -637,7 +700,9 @@ mod tests {
         for n in 0..16 {
             let s = s.clone();
             let a = fixtures::running_attempt(&i, &format!("tr{n}"), &format!("exec{n}"));
-            handles.push(tokio::spawn(async move { s.create_attempt(&a).await.unwrap() }));
+            handles.push(tokio::spawn(
+                async move { s.create_attempt(&a).await.unwrap() },
+            ));
         }
         let mut wins = 0;
         for h in handles {
@@ -660,11 +725,27 @@ mod tests {
             reason: "customer asked".into(),
             requested_by: "ops:bob".into(),
         });
-        assert!(!s.replace_attempt(&replay, AttemptStatus::Succeeded, 7).await.unwrap());
-        assert!(!s.replace_attempt(&replay, AttemptStatus::Failed, 1).await.unwrap());
-        assert!(s.replace_attempt(&replay, AttemptStatus::Succeeded, 1).await.unwrap());
+        assert!(
+            !s.replace_attempt(&replay, AttemptStatus::Succeeded, 7)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.replace_attempt(&replay, AttemptStatus::Failed, 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.replace_attempt(&replay, AttemptStatus::Succeeded, 1)
+                .await
+                .unwrap()
+        );
         // The first replace moved the item on: the same expectation now fails.
-        assert!(!s.replace_attempt(&replay, AttemptStatus::Succeeded, 1).await.unwrap());
+        assert!(
+            !s.replace_attempt(&replay, AttemptStatus::Succeeded, 1)
+                .await
+                .unwrap()
+        );
         let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
         assert_eq!((stored.attempt_count, stored.trace_id.as_str()), (2, "tr2"));
     }
@@ -675,7 +756,10 @@ mod tests {
         let i = fixtures::intent("t1", "a1", "ai1");
         let a = fixtures::running_attempt(&i, "tr1", "exec1");
         s.create_attempt(&a).await.unwrap();
-        assert_eq!(s.record_terminal(&terminal(&a)).await.unwrap(), TerminalWriteResult::Written);
+        assert_eq!(
+            s.record_terminal(&terminal(&a)).await.unwrap(),
+            TerminalWriteResult::Written
+        );
         let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
         assert_eq!(stored.status, AttemptStatus::Succeeded);
         assert_eq!(stored.lock_expires_at, None);
@@ -717,7 +801,12 @@ mod tests {
         assert_eq!(err.name, "ConflictError");
         assert_eq!(err.code, "ATTEMPT_CONDITION_FAILED");
         assert!(s.get_outcome("t1", "a1", "ai1").await.unwrap().is_none());
-        assert!(s.ledger_by_trace("t1", "tr-other").await.unwrap().is_empty());
+        assert!(
+            s.ledger_by_trace("t1", "tr-other")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
         assert_eq!(stored.status, AttemptStatus::Running);
 
@@ -733,13 +822,26 @@ mod tests {
         let a = fixtures::running_attempt(&i, "tr1", "exec1");
         let started = ledger(&a, LedgerEventType::ExecutionStarted);
         let done = ledger(&a, LedgerEventType::ActionExecuted);
-        s.append_ledger(&[done.clone(), started.clone()]).await.unwrap();
-        s.append_ledger(&[started.clone()]).await.unwrap();
+        s.append_ledger(&[done.clone(), started.clone()])
+            .await
+            .unwrap();
+        s.append_ledger(std::slice::from_ref(&started))
+            .await
+            .unwrap();
         let entries = s.ledger_by_trace("t1", "tr1").await.unwrap();
         let types: Vec<_> = entries.iter().map(|e| e.event_type).collect();
-        assert_eq!(types, vec![LedgerEventType::ExecutionStarted, LedgerEventType::ActionExecuted]);
+        assert_eq!(
+            types,
+            vec![
+                LedgerEventType::ExecutionStarted,
+                LedgerEventType::ActionExecuted
+            ]
+        );
         assert!(s.ledger_by_trace("t2", "tr1").await.unwrap().is_empty());
-        assert!(s.ledger_by_trace("t1", "tr").await.unwrap().is_empty(), "prefix must not leak");
+        assert!(
+            s.ledger_by_trace("t1", "tr").await.unwrap().is_empty(),
+            "prefix must not leak"
+        );
         assert_eq!(s.ledger_for_trace_any_tenant("tr1").await.unwrap().len(), 2);
     }
 
@@ -771,7 +873,9 @@ mod tests {
         let path = dir.path().join(DB_FILE);
         let a = SqliteStore::open(&path).unwrap();
         let b = SqliteStore::open(&path).unwrap();
-        a.put_intent(&fixtures::intent("t1", "a1", "ai1")).await.unwrap();
+        a.put_intent(&fixtures::intent("t1", "a1", "ai1"))
+            .await
+            .unwrap();
         assert!(b.get_intent("t1", "a1", "ai1").await.unwrap().is_some());
     }
 }
