@@ -15,7 +15,7 @@ use crate::artifacts::S3ArtifactStore;
 use crate::config::{AwsConfig, ENV_ARTIFACTS_BUCKET, ENV_EVENT_BUS_NAME};
 use crate::dynamo::DynamoStore;
 use crate::events::EventBridgePublisher;
-use crate::secrets::SecretsManagerSecret;
+use crate::secrets::{SecretsManagerSecret, SecretsManagerSource};
 use crate::unconfigured::Unconfigured;
 
 /// Connect timeout of every AWS call.
@@ -124,4 +124,18 @@ pub async fn aws_deps_for_handler(handler: Handler, mcp: Arc<dyn McpClient>) -> 
     let config = AwsConfig::for_handler(handler)?;
     let clients = AwsClients::from_env().await;
     Ok(aws_deps(&config, &clients, mcp))
+}
+
+/// The MCP gateway client of a handler binary on AWS: `ccx_mcp`'s client from
+/// the environment, with `CCX_GATEWAY_CLIENT_SECRET_ARN` resolved through
+/// Secrets Manager.
+pub fn mcp_client_from_env(clients: &AwsClients) -> Result<Arc<dyn McpClient>> {
+    let config = ccx_mcp::GatewayConfig::from_env()?;
+    let resolve = |arn: &str| -> Arc<dyn ccx_mcp::SecretSource> {
+        Arc::new(SecretsManagerSource::new(clients.secrets(), arn))
+    };
+    Ok(Arc::new(ccx_mcp::client_from_config(
+        &config,
+        Some(&resolve),
+    )?))
 }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use ccx_core::error::Result;
 use ccx_core::{ErrorClass, ExecutionError};
 use ccx_infra::TableDef;
@@ -136,10 +137,23 @@ pub async fn create_stack_resources(
     let tables = TableNames::with_prefix(prefix);
     create_tables(&clients.dynamodb, &tables).await?;
     let bucket = format!("{prefix}-artifacts");
+    // Outside us-east-1, AWS wants the region restated as the location constraint.
+    let location = clients
+        .s3
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .filter(|r| r != "us-east-1")
+        .map(|r| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(r.as_str()))
+                .build()
+        });
     clients
         .s3
         .create_bucket()
         .bucket(&bucket)
+        .set_create_bucket_configuration(location)
         .send()
         .await
         .map_err(|e| service_error("S3 CreateBucket", &bucket, "BUCKET_CREATE_FAILED", &e))?;

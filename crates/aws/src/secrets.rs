@@ -7,6 +7,7 @@
 use aws_sdk_secretsmanager::Client;
 use ccx_core::error::Result;
 use ccx_core::{ErrorClass, ExecutionError};
+use ccx_mcp::{SecretSource, parse_secret_string};
 
 use crate::sdk_error::service_error;
 
@@ -54,5 +55,31 @@ impl SecretsManagerSecret {
                 ),
             )
         })
+    }
+}
+
+/// The gateway client secret behind `ccx_mcp`'s [`SecretSource`]: read from
+/// Secrets Manager at each token fetch (tokens are cached by the token
+/// provider, so this is once per token lifetime, and a rotated secret is
+/// picked up without a cold start). The stored string may be the plain secret
+/// or JSON holding it ([`ccx_mcp::parse_secret_string`]).
+pub struct SecretsManagerSource {
+    reader: SecretsManagerSecret,
+    secret_id: String,
+}
+
+impl SecretsManagerSource {
+    pub fn new(reader: SecretsManagerSecret, secret_id: impl Into<String>) -> Self {
+        Self {
+            reader,
+            secret_id: secret_id.into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for SecretsManagerSource {
+    async fn secret(&self) -> Result<String> {
+        parse_secret_string(&self.reader.get_secret(&self.secret_id).await?)
     }
 }

@@ -4,8 +4,14 @@
 
 mod support;
 
-use ccx_aws::{EventBridgePublisher, S3ArtifactStore, SecretsManagerSecret, artifact_key};
-use ccx_core::ports::{ArtifactStore, EventPublisher, ExecutionEvent};
+use ccx_aws::{
+    EventBridgePublisher, S3ArtifactStore, SecretsManagerSecret, SecretsManagerSource, artifact_key,
+};
+use std::sync::Arc;
+
+use ccx_aws::AwsConfig;
+use ccx_core::ports::{ArtifactStore, EventPublisher, ExecutionEvent, NoMcpClient, Store};
+use ccx_infra::Handler;
 use serde_json::json;
 use support::{next_message, queue_is_empty, queue_target, sqs_client};
 
@@ -111,5 +117,88 @@ async fn secrets_are_read_by_arn_and_by_name() {
     assert_eq!(
         (err.name, err.code.as_str()),
         ("ConfigurationError", "SECRET_NOT_FOUND")
+    );
+
+    // The gateway client's secret source reads the client secret out of the JSON.
+    let source = SecretsManagerSource::new(secrets, created.arn().unwrap());
+    assert_eq!(
+        ccx_mcp::SecretSource::secret(&source).await.unwrap(),
+        "s3cr3t"
+    );
+}
+
+#[tokio::test]
+async fn deps_are_wired_from_the_configuration() {
+    let env = env_or_skip!("deps_are_wired_from_the_configuration");
+    let mut vars: std::collections::HashMap<&str, String> = env
+        .tables
+        .iter()
+        .map(|(id, name)| (id.env_var(), name.to_string()))
+        .collect();
+    vars.insert("CCX_ARTIFACTS_BUCKET", env.bucket.clone());
+    vars.insert("CCX_EVENT_BUS_NAME", env.bus.clone());
+    let lookup = |n: &str| vars.get(n).cloned();
+
+    let everything =
+        AwsConfig::from_lookup(&ccx_aws::config::resource_variables(), lookup).unwrap();
+    let deps = ccx_aws::aws_deps(&everything, &env.clients, Arc::new(NoMcpClient));
+    let intent = ccx_core::fixtures::intent("t1", "a1", "ai-deps");
+    deps.store.put_intent(&intent).await.unwrap();
+    assert_eq!(
+        env.store().get_intent("t1", "a1", "ai-deps").await.unwrap(),
+        Some(intent)
+    );
+    let reference = deps
+        .artifacts
+        .put("t1/x.json", b"{}", "application/json")
+        .await
+        .unwrap();
+    assert_eq!(reference, format!("s3://{}/t1/x.json", env.bucket));
+    deps.events
+        .publish(&ExecutionEvent {
+            source: deps.settings.event_source.clone(),
+            detail_type: "EXECUTION_STARTED".into(),
+            detail: json!({}),
+        })
+        .await
+        .unwrap();
+
+    // The validator is given two tables and nothing else: its store refuses the
+    // rest by variable name, its artifact store and publisher likewise.
+    let validator =
+        AwsConfig::from_lookup(&ccx_aws::config::required_by(Handler::Validator), |n| {
+            matches!(n, "CCX_TABLE_INTENTS" | "CCX_TABLE_TENANTS")
+                .then(|| lookup(n))
+                .flatten()
+        })
+        .unwrap();
+    let deps = ccx_aws::aws_deps(&validator, &env.clients, Arc::new(NoMcpClient));
+    assert!(
+        deps.store
+            .get_intent("t1", "a1", "ai-deps")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let err = deps
+        .store
+        .get_attempt("t1", "a1", "ai-deps")
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("CCX_TABLE_ATTEMPTS"),
+        "{}",
+        err.message
+    );
+    let err = deps
+        .artifacts
+        .put("t1/y.json", b"{}", "application/json")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "RESOURCE_NOT_CONFIGURED");
+    assert!(
+        err.message.contains("CCX_ARTIFACTS_BUCKET"),
+        "{}",
+        err.message
     );
 }
