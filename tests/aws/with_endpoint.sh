@@ -6,8 +6,9 @@
 #   dummy credentials and us-east-1 unless credentials/region are set.
 # - CCX_TEST_AWS_REAL_ACCOUNT=1 and no AWS_ENDPOINT_URL: the real account of the
 #   ambient credentials and region, as they are.
-# - Otherwise (the default, and what `make test` does): start `moto_server`
-#   from <venv> on a free 127.0.0.1 port, wait until it answers, run the command
+# - Otherwise (the default, and what `make test` does): start moto's server
+#   (tests/aws/moto_server.py) from <venv> on a free 127.0.0.1 port, wait
+#   until it answers, run the command
 #   with AWS_ENDPOINT_URL pointing at it (dummy credentials, us-east-1), and stop
 #   the server however the command ends.
 # The command's exit status is the script's.
@@ -29,8 +30,10 @@ if [[ ${CCX_TEST_AWS_REAL_ACCOUNT:-} == 1 ]]; then
     exec "$@"
 fi
 
-moto="$venv/bin/moto_server"
-[[ -x $moto ]] || { echo "with_endpoint: $moto not found (run make venv)" >&2; exit 2; }
+# moto's server, with DynamoDB requests serialised (see moto_server.py).
+here=$(cd "$(dirname "$0")" && pwd)
+python="$venv/bin/python"
+"$python" -c 'import moto.server' 2>/dev/null || { echo "with_endpoint: moto is not installed in $venv (run make venv)" >&2; exit 2; }
 
 free_port() {
     "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -51,7 +54,7 @@ trap 'exit 130' INT TERM
 # A port found free can be taken before moto binds it: try a few.
 for _ in 1 2 3 4 5; do
     port=$(free_port)
-    "$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    "$python" "$here/moto_server.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
     server_pid=$!
     ready=""
     for _ in $(seq 1 100); do
