@@ -3,17 +3,18 @@
 
 mod support;
 
+use support::{ledger, terminal};
+
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use ccx_aws::DynamoStore;
 use ccx_core::contracts::{
-    ActionOutcomeV1, AttemptStatus, CompensationStatus, ExecutionAttempt, ExternalObjectRef,
-    ExternalWriteDedupe, GlobalControls, LedgerEntry, LedgerEventType, OutcomeStatus,
-    ReplayRequest, keys,
+    AttemptStatus, ExecutionAttempt, ExternalObjectRef, ExternalWriteDedupe, GlobalControls,
+    LedgerEventType, ReplayRequest, keys,
 };
 use ccx_core::fixtures;
-use ccx_core::ports::{Store, TerminalWrite, TerminalWriteResult};
+use ccx_core::ports::{Store, TerminalWriteResult};
 use ccx_infra::TableId;
 use serde_json::json;
 
@@ -24,54 +25,6 @@ macro_rules! env_or_skip {
             None => return,
         }
     };
-}
-
-fn ledger(a: &ExecutionAttempt, event: LedgerEventType) -> LedgerEntry {
-    LedgerEntry::new(
-        &a.tenant_id,
-        &a.account_id,
-        &a.action_intent_id,
-        &a.trace_id,
-        "dec-1",
-        a.attempt_count,
-        event,
-        fixtures::t0(),
-        json!({"tool_name": a.tool_name}),
-    )
-}
-
-fn terminal(a: &ExecutionAttempt) -> TerminalWrite {
-    TerminalWrite {
-        outcome: ActionOutcomeV1 {
-            action_intent_id: a.action_intent_id.clone(),
-            tenant_id: a.tenant_id.clone(),
-            account_id: a.account_id.clone(),
-            trace_id: a.trace_id.clone(),
-            decision_trace_id: "dec-1".into(),
-            status: OutcomeStatus::Succeeded,
-            attempt_count: a.attempt_count,
-            tool_name: Some(a.tool_name.clone()),
-            tool_run_ref: Some(format!("toolrun/{}/1/{}", a.trace_id, a.tool_name)),
-            external_object_refs: vec![ExternalObjectRef {
-                system: "crm".into(),
-                object_type: "task".into(),
-                object_id: "task-1".into(),
-                object_url: None,
-            }],
-            raw_response_artifact_ref: None,
-            error_class: None,
-            error_code: None,
-            error_message: None,
-            failed_state: None,
-            compensation_status: CompensationStatus::None,
-            compensation_error: None,
-            idempotency_key: a.idempotency_key.clone(),
-            started_at: fixtures::t0(),
-            completed_at: fixtures::t0(),
-        },
-        attempt_status: AttemptStatus::Succeeded,
-        ledger: vec![ledger(a, LedgerEventType::ActionExecuted)],
-    }
 }
 
 /// The attempt item as DynamoDB stores it, to check attributes the record hides.
