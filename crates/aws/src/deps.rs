@@ -7,8 +7,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use ccx_core::ExecutionError;
 use ccx_core::error::Result;
-use ccx_core::ports::{ArtifactStore, Deps, EventPublisher, McpClient, SystemClock};
+use ccx_core::ports::{ArtifactStore, Deps, EventPublisher, McpClient, NoMcpClient, SystemClock};
 use ccx_infra::Handler;
 
 use crate::artifacts::S3ArtifactStore;
@@ -138,4 +139,38 @@ pub fn mcp_client_from_env(clients: &AwsClients) -> Result<Arc<dyn McpClient>> {
         &config,
         Some(&resolve),
     )?))
+}
+
+/// Everything a Lambda main needs, from the environment the stack gives
+/// `handler`: its resources ([`AwsConfig::for_handler`]) and, if the function
+/// calls the gateway (per its grants in `ccx_infra`), the MCP client with its
+/// secret from Secrets Manager; otherwise [`NoMcpClient`]. Every missing
+/// variable, of both configurations, is named in ONE `ConfigurationError`.
+pub async fn lambda_deps(handler: Handler) -> Result<Deps> {
+    let config = AwsConfig::for_handler(handler);
+    let gateway = handler
+        .def()
+        .calls_gateway()
+        .then(ccx_mcp::GatewayConfig::from_env);
+    let (config, gateway) = match (config, gateway.transpose()) {
+        (Ok(c), Ok(g)) => (c, g),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(a), Err(g)) => {
+            return Err(ExecutionError::configuration(
+                "CONFIG_INCOMPLETE",
+                format!("{}; {}", a.message, g.message),
+            ));
+        }
+    };
+    let clients = AwsClients::from_env().await;
+    let mcp: Arc<dyn McpClient> = match gateway {
+        Some(g) => {
+            let resolve = |arn: &str| -> Arc<dyn ccx_mcp::SecretSource> {
+                Arc::new(SecretsManagerSource::new(clients.secrets(), arn))
+            };
+            Arc::new(ccx_mcp::client_from_config(&g, Some(&resolve))?)
+        }
+        None => Arc::new(NoMcpClient),
+    };
+    Ok(aws_deps(&config, &clients, mcp))
 }

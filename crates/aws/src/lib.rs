@@ -19,7 +19,7 @@ mod unconfigured;
 pub use artifacts::{S3ArtifactStore, artifact_key};
 pub use config::{AwsConfig, TableNames};
 pub use deps::{
-    AwsClients, aws_deps, aws_deps_for_handler, aws_deps_from_env, load_sdk_config,
+    AwsClients, aws_deps, aws_deps_for_handler, aws_deps_from_env, lambda_deps, load_sdk_config,
     mcp_client_from_env,
 };
 pub use dynamo::DynamoStore;
