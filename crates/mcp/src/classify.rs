@@ -83,18 +83,32 @@ pub fn transport(what: &str, e: &reqwest::Error, after: std::time::Duration) -> 
 
 /// A non-success HTTP status that is not 401/403 (those go through the
 /// refresh path) and not a JSON-RPC error body (see [`jsonrpc_error`]).
-pub fn http_status(what: &str, status: u16, content_type: &str, body: &str) -> ExecutionError {
+/// `retry_after` is the response's `Retry-After`, kept in the message for
+/// operators (the state machine's backoff decides when the retry happens).
+pub fn http_status(
+    what: &str,
+    status: u16,
+    content_type: &str,
+    body: &str,
+    retry_after: Option<&str>,
+) -> ExecutionError {
     let code = format!("HTTP_{status}");
     let message = format!(
-        "{what}: HTTP {status} ({}): {}",
+        "{what}: HTTP {status} ({}){}: {}",
         if content_type.is_empty() {
             "no content type"
         } else {
             content_type
         },
+        retry_after
+            .map(|r| format!(", Retry-After {r}"))
+            .unwrap_or_default(),
         snippet(body)
     );
-    if status == 429 {
+    if status == 408 {
+        // The server gave up waiting for our request: retryable like a timeout.
+        ExecutionError::transient(ErrorClass::Timeout, code, message)
+    } else if status == 429 {
         ExecutionError::transient(ErrorClass::RateLimit, code, message)
     } else if status >= 500 {
         ExecutionError::transient(ErrorClass::Downstream, code, message)
@@ -155,17 +169,23 @@ mod tests {
 
     #[test]
     fn statuses_map_to_names_classes_and_codes() {
-        let e = http_status("call", 503, "text/plain", "down");
+        let e = http_status("call", 503, "text/plain", "down", Some("5"));
+        assert!(e.message.contains("Retry-After 5"), "{}", e.message);
         assert_eq!(
             (e.name, e.class, e.code.as_str(), e.retryable),
             ("TransientError", ErrorClass::Downstream, "HTTP_503", true)
         );
-        let e = http_status("call", 429, "", "");
+        let e = http_status("call", 408, "", "", None);
+        assert_eq!(
+            (e.name, e.class, e.code.as_str()),
+            ("TransientError", ErrorClass::Timeout, "HTTP_408")
+        );
+        let e = http_status("call", 429, "", "", None);
         assert_eq!(
             (e.name, e.class, e.code.as_str()),
             ("TransientError", ErrorClass::RateLimit, "HTTP_429")
         );
-        let e = http_status("call", 400, "text/html", "<html>bad</html>");
+        let e = http_status("call", 400, "text/html", "<html>bad</html>", None);
         assert_eq!(
             (e.name, e.class, e.code.as_str(), e.retryable),
             ("PermanentError", ErrorClass::Downstream, "HTTP_400", false)

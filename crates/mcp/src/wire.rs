@@ -199,6 +199,11 @@ impl Wire {
         }
         if !(200..300).contains(&status) {
             let ct = content_type(response.headers());
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let text = read_body(what, response, self.timeout).await?;
             // A 4xx carrying a JSON-RPC error (rmcp answers bad params with 400)
             // is reported as that error; 5xx and 429 stay retryable whatever the body.
@@ -210,7 +215,9 @@ impl Wire {
             {
                 return Err(classify::jsonrpc_error(what, error).into());
             }
-            return Err(classify::http_status(what, status, &ct, &text).into());
+            return Err(
+                classify::http_status(what, status, &ct, &text, retry_after.as_deref()).into(),
+            );
         }
         Ok(response)
     }

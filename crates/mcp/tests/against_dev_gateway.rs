@@ -247,6 +247,7 @@ async fn http_failures_are_classified_and_a_later_call_succeeds() {
         (err.name, err.class, err.code.as_str()),
         ("TransientError", ErrorClass::RateLimit, "HTTP_429")
     );
+    assert!(err.message.contains("Retry-After 1"), "{}", err.message);
 
     gw.script_faults(Fault::Status(502), 1);
     let err = expect_err(&client, "crm.create_task", task_args("k")).await;
