@@ -83,7 +83,8 @@ where
 }
 
 /// A DynamoDB failure: transient -> `store_unavailable`, else a permanent
-/// `STORE_REQUEST_FAILED` naming the operation and the table.
+/// `STORE_REQUEST_FAILED` naming the operation and the table (or tables, for a
+/// transaction: "a, b and c").
 pub fn store_error<E>(
     operation: &str,
     table: &str,

@@ -227,3 +227,20 @@ async fn another_cancellation_reason_is_a_conflict_naming_the_item() {
         "terminal write of intent ai1 (trace tr1, attempt 1) was cancelled: outcome OUTCOME#ai1 in table ccx-outcomes (ValidationError)"
     );
 }
+
+#[tokio::test]
+async fn a_refused_transaction_names_its_three_tables() {
+    let attempt = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai1"), "tr1", "e1");
+    let err = store_at(canned(400, "ValidationException").await)
+        .record_terminal(&support::terminal(&attempt))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.name, err.code.as_str()),
+        ("PermanentError", "STORE_REQUEST_FAILED")
+    );
+    assert_eq!(
+        err.message,
+        "DynamoDB TransactWriteItems on table ccx-outcomes, ccx-attempts and ccx-ledger failed: ValidationException: canned ValidationException"
+    );
+}

@@ -74,11 +74,13 @@ pub(super) async fn record_terminal(
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
         else {
-            return Err(store_error(
-                "TransactWriteItems",
+            let tables = format!(
+                "{}, {} and {}",
+                store.tables.get(TableId::Outcomes)?,
                 store.tables.get(TableId::Attempts)?,
-                &err,
-            ));
+                store.tables.get(TableId::Ledger)?
+            );
+            return Err(store_error("TransactWriteItems", &tables, &err));
         };
         let reasons = cancelled.cancellation_reasons();
         match explain(store, write, &ledger, reasons, cancelled.message()).await? {
