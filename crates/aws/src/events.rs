@@ -63,7 +63,7 @@ impl EventPublisher for EventBridgePublisher {
                 if code.contains("Throttl") || code.contains("InternalFailure") {
                     ExecutionError::transient(
                         ErrorClass::RateLimit,
-                        "EVENT_PUBLISH_FAILED_UNAVAILABLE",
+                        "EVENT_PUBLISH_UNAVAILABLE",
                         text,
                     )
                 } else {

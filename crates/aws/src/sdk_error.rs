@@ -105,8 +105,18 @@ where
     }
 }
 
+/// `ARTIFACT_WRITE_FAILED` -> `ARTIFACT_WRITE_UNAVAILABLE`: the code of the
+/// retryable variant of a failure.
+pub fn transient_code(code: &str) -> String {
+    format!(
+        "{}_UNAVAILABLE",
+        code.strip_suffix("_FAILED").unwrap_or(code)
+    )
+}
+
 /// A failure of another AWS service (`service` e.g. "S3 PutObject"); `code`
-/// is the permanent error's code.
+/// is the permanent error's code (`..._FAILED`), the transient one is
+/// [`transient_code`] of it.
 pub fn service_error<E>(
     service: &str,
     resource: &str,
@@ -126,8 +136,26 @@ where
         } else {
             ErrorClass::Downstream
         };
-        ExecutionError::transient(class, format!("{code}_UNAVAILABLE"), text)
+        ExecutionError::transient(class, transient_code(code), text)
     } else {
         ExecutionError::permanent(ErrorClass::Downstream, code, text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_codes() {
+        assert_eq!(
+            transient_code("ARTIFACT_WRITE_FAILED"),
+            "ARTIFACT_WRITE_UNAVAILABLE"
+        );
+        assert_eq!(
+            transient_code("EVENT_PUBLISH_FAILED"),
+            "EVENT_PUBLISH_UNAVAILABLE"
+        );
+        assert_eq!(transient_code("ODD"), "ODD_UNAVAILABLE");
     }
 }
