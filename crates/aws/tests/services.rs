@@ -87,6 +87,17 @@ async fn published_events_reach_the_bus() {
         queue_is_empty(&sqs, &queue).await,
         "exactly one event delivered"
     );
+
+    // A bus that does not exist: PutEvents answers 200 with a failed entry,
+    // which must not pass for a success.
+    let absent = EventBridgePublisher::new(
+        env.clients.eventbridge.clone(),
+        format!("{}-absent", env.prefix),
+    );
+    let err = absent.publish(&event).await.unwrap_err();
+    assert_eq!(err.name, "PermanentError", "{err}");
+    assert_eq!(err.code, "EVENT_PUBLISH_FAILED");
+    assert!(err.message.contains("-absent"), "{}", err.message);
 }
 
 #[tokio::test]
