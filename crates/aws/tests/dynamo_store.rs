@@ -344,6 +344,8 @@ async fn record_terminal_skips_ledger_entries_that_already_exist() {
 
     let mut write = terminal(&a);
     write.ledger.insert(0, started.clone());
+    // Listed twice in the same write: still one operation, one entry.
+    write.ledger.push(write.ledger[1].clone());
     assert_eq!(
         s.record_terminal(&write).await.unwrap(),
         TerminalWriteResult::Written

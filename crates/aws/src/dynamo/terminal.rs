@@ -56,7 +56,14 @@ pub(super) async fn record_terminal(
             ),
         ));
     }
-    let mut ledger: Vec<&LedgerEntry> = write.ledger.iter().collect();
+    // One operation per item in a transaction: an entry listed twice (same
+    // deterministic id) is written once.
+    let mut ledger: Vec<&LedgerEntry> = Vec::with_capacity(write.ledger.len());
+    for entry in &write.ledger {
+        if !ledger.iter().any(|e| e.entry_id == entry.entry_id) {
+            ledger.push(entry);
+        }
+    }
     // Each round either succeeds, fails for good, or drops at least one ledger
     // entry that already exists, so this ends after at most len+1 rounds.
     loop {
