@@ -26,7 +26,8 @@ async fn gateway() -> RunningGateway {
     .unwrap()
 }
 
-fn deps_over(h: &Harness, gw: &RunningGateway) -> Deps {
+/// Deps whose MCP client gives up after `timeout` per HTTP exchange.
+fn deps_over(h: &Harness, gw: &RunningGateway, timeout: Duration) -> Deps {
     let tokens = OAuthClientCredentials::new(
         gw.token_url.clone(),
         gw.client_id.clone(),
@@ -37,7 +38,7 @@ fn deps_over(h: &Harness, gw: &RunningGateway) -> Deps {
     .unwrap();
     let client: Arc<dyn McpClient> = Arc::new(
         McpGatewayClient::new(
-            ClientOptions::new(gw.url.clone()).timeout(Duration::from_millis(800)),
+            ClientOptions::new(gw.url.clone()).timeout(timeout),
             Arc::new(tokens),
         )
         .unwrap(),
@@ -70,11 +71,13 @@ fn invoker_input(key: &str) -> InvokerInput {
 async fn retries_after_a_timeout_and_a_503_write_exactly_once() {
     let h = Harness::seeded().await;
     let gw = gateway().await;
-    let deps = deps_over(&h, &gw);
+    // The gateway holds its answer for 30 s; the first invocation gives up after 2.
+    let impatient = deps_over(&h, &gw, Duration::from_secs(2));
+    let deps = deps_over(&h, &gw, Duration::from_secs(10));
 
     // The gateway writes, then answers too late: a retryable TIMEOUT.
     gw.script_faults(Fault::Timeout, 1);
-    let err = tool_invoker::handle(&deps, invoker_input("idem-1"))
+    let err = tool_invoker::handle(&impatient, invoker_input("idem-1"))
         .await
         .unwrap_err();
     assert_eq!((err.name, err.code.as_str()), ("TransientError", "TIMEOUT"));
@@ -124,7 +127,7 @@ async fn retries_after_a_timeout_and_a_503_write_exactly_once() {
 async fn a_partial_write_is_kept_and_compensated_idempotently() {
     let h = Harness::seeded().await;
     let gw = gateway().await;
-    let deps = deps_over(&h, &gw);
+    let deps = deps_over(&h, &gw, Duration::from_secs(10));
 
     gw.script_faults(Fault::Partial, 1);
     let out = tool_invoker::handle(&deps, invoker_input("idem-2"))

@@ -86,10 +86,19 @@ fn node_server(stateless: bool) -> ServerProcess {
 }
 
 fn client(url: &str, version: ProtocolVersion, token: &str) -> McpGatewayClient {
+    client_with_timeout(url, version, token, Duration::from_secs(10))
+}
+
+fn client_with_timeout(
+    url: &str,
+    version: ProtocolVersion,
+    token: &str,
+    timeout: Duration,
+) -> McpGatewayClient {
     McpGatewayClient::new(
         ClientOptions::new(url)
             .protocol_version(version)
-            .timeout(Duration::from_millis(1500)),
+            .timeout(timeout),
         Arc::new(StaticToken::new(token)),
     )
     .unwrap()
@@ -212,8 +221,13 @@ async fn scenario(
         "{what}: {err}"
     );
 
-    // slow server
-    let err = client.call_tool("slow", &json!({})).await.expect_err(&what);
+    // slow server (a client of its own whose timeout is far below the server's 30 s)
+    let impatient =
+        client_with_timeout(&server.url, version.clone(), TOKEN, Duration::from_secs(2));
+    let err = impatient
+        .call_tool("slow", &json!({}))
+        .await
+        .expect_err(&what);
     assert_eq!(
         (err.name, err.class, err.code.as_str()),
         ("TransientError", ErrorClass::Timeout, "TIMEOUT"),
@@ -231,7 +245,12 @@ async fn scenario(
     assert!(!ok.is_error, "{what}");
 
     // bearer enforcement
-    let forged = client_with_token(&server.url, version.clone(), "forged");
+    let forged = client_with_timeout(
+        &server.url,
+        version.clone(),
+        "forged",
+        Duration::from_secs(10),
+    );
     let err = forged
         .call_tool("create_task", &json!({}))
         .await
@@ -241,10 +260,6 @@ async fn scenario(
         ("AuthError", "HTTP_401"),
         "{what}: {err}"
     );
-}
-
-fn client_with_token(url: &str, version: ProtocolVersion, token: &str) -> McpGatewayClient {
-    client(url, version, token)
 }
 
 #[tokio::test]
