@@ -28,7 +28,8 @@
 //! [`payload`] (Parameters / ResultSelector templates), [`intrinsics`],
 //! [`choice`] (rules), [`interpreter`] (the run loop, Retry and Catch),
 //! [`history`] (the execution record), [`invoker`] (the task and sleep seams),
-//! [`in_process`] (tasks mapped to `ccx_core::handlers`).
+//! [`in_process`] (tasks mapped to `ccx_core::handlers`), [`runtime_api`]
+//! (tasks run by the compiled handler binaries over the Lambda Runtime API).
 
 pub mod choice;
 pub mod definition;
@@ -39,6 +40,7 @@ pub mod intrinsics;
 pub mod invoker;
 pub mod path;
 pub mod payload;
+pub mod runtime_api;
 
 pub use definition::{DefinitionError, StateMachine};
 pub use history::{EventDetail, Execution, ExecutionStatus, HistoryEvent, state_path};
@@ -48,6 +50,7 @@ pub use in_process::{
 };
 pub use interpreter::{Engine, EngineOptions, error_matches, retry_delay};
 pub use invoker::{Sleeper, TaskFailure, TaskInvoker, TokioSleeper};
+pub use runtime_api::{LambdaFunction, RuntimeApiInvoker};
 
 #[cfg(test)]
 mod tests;
