@@ -10,237 +10,18 @@
 //! definition is exercised, including every Catch route, and the path taken is
 //! asserted for each scenario.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#[path = "support/asl_fake.rs"]
+mod asl_fake;
 
-use async_trait::async_trait;
-use ccx_core::contracts::{
-    CompensationStatus, CompensationStrategy, ExternalObjectRef, OutcomeStatus,
-};
-use ccx_core::error::{ErrorClass, ExecutionError, LambdaErrorPayload};
+use std::sync::Arc;
+
+use asl_fake::*;
+use ccx_core::contracts::{CompensationStatus, CompensationStrategy};
+use ccx_core::error::{ErrorClass, ExecutionError};
 use ccx_core::handlers::Handler;
-use ccx_core::io::{
-    self, CompensationInput, CompensationOutput, FailureRecorderInput, InvokerInput, InvokerOutput,
-    MapperInput, MapperOutput, RecorderInput, RecorderOutput, StarterInput, StarterOutput,
-    ValidatorInput, ValidatorOutput,
-};
-use ccx_local::engine::{
-    Engine, Execution, ExecutionStatus, Sleeper, TaskFailure, TaskInvoker, function_name,
-    local_substitutions,
-};
-use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
+use ccx_core::io::{self, CompensationOutput};
+use ccx_local::engine::{Engine, Execution, ExecutionStatus, local_substitutions};
 use serde_json::{Value, json};
-
-const TRACE: &str = "trace-0001";
-const IDEM: &str = "idem-0001";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-}
-
-fn crm_ref(id: &str) -> ExternalObjectRef {
-    ExternalObjectRef {
-        system: "crm".into(),
-        object_type: "task".into(),
-        object_id: id.into(),
-        object_url: None,
-    }
-}
-
-/// What the fake handlers answer, per scenario.
-#[derive(Clone)]
-struct Script {
-    strategy: CompensationStrategy,
-    tool_success: bool,
-    tool_refs: Vec<ExternalObjectRef>,
-    /// Errors each handler raises on its next calls, in order, before answering normally.
-    errors: HashMap<Handler, VecDeque<ExecutionError>>,
-    /// The tool invoker never answers (to reach `States.Timeout`).
-    tool_hangs: bool,
-}
-
-impl Default for Script {
-    fn default() -> Self {
-        Self {
-            strategy: CompensationStrategy::Automatic,
-            tool_success: true,
-            tool_refs: vec![crm_ref("T-1")],
-            errors: HashMap::new(),
-            tool_hangs: false,
-        }
-    }
-}
-
-impl Script {
-    fn raise(mut self, h: Handler, errs: impl IntoIterator<Item = ExecutionError>) -> Self {
-        self.errors.entry(h).or_default().extend(errs);
-        self
-    }
-}
-
-/// Every typed input a handler received, in call order.
-#[derive(Default)]
-struct Received {
-    starter: Vec<StarterInput>,
-    validator: Vec<ValidatorInput>,
-    mapper: Vec<MapperInput>,
-    invoker: Vec<InvokerInput>,
-    compensation: Vec<CompensationInput>,
-    recorder: Vec<RecorderInput>,
-    failure_recorder: Vec<FailureRecorderInput>,
-}
-
-struct ContractInvoker {
-    script: Mutex<Script>,
-    received: Mutex<Received>,
-}
-
-/// Parses the raw Task input into the handler's type; a mismatch is a contract
-/// violation of the ASL and fails the test at once.
-fn parse<T: serde::de::DeserializeOwned>(h: Handler, input: &Value) -> T {
-    io::parse_input::<T>(h.name(), input.clone()).unwrap_or_else(|e| {
-        panic!(
-            "ASL contract violation: the Parameters for {h} do not deserialise into its input type: {}\ninput: {input:#}",
-            e.message
-        )
-    })
-}
-
-fn out<T: Serialize>(v: T) -> Result<Value, TaskFailure> {
-    Ok(serde_json::to_value(v).unwrap())
-}
-
-#[async_trait]
-impl TaskInvoker for ContractInvoker {
-    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
-        let h = Handler::from_name(function_name(resource))
-            .unwrap_or_else(|| panic!("resource {resource} is not one of the seven functions"));
-        {
-            let mut rec = self.received.lock().unwrap();
-            // Parse first: even a call that is scripted to fail must get a valid input.
-            match h {
-                Handler::Starter => rec.starter.push(parse(h, &input)),
-                Handler::Validator => rec.validator.push(parse(h, &input)),
-                Handler::ToolMapper => rec.mapper.push(parse(h, &input)),
-                Handler::ToolInvoker => rec.invoker.push(parse(h, &input)),
-                Handler::Compensation => rec.compensation.push(parse(h, &input)),
-                Handler::Recorder => rec.recorder.push(parse(h, &input)),
-                Handler::FailureRecorder => rec.failure_recorder.push(parse(h, &input)),
-            }
-        }
-        let (scripted_error, script) = {
-            let mut s = self.script.lock().unwrap();
-            let e = s.errors.get_mut(&h).and_then(VecDeque::pop_front);
-            (e, s.clone())
-        };
-        if let Some(err) = scripted_error {
-            // What Step Functions reports for a Lambda function error.
-            return Err(TaskFailure::new(
-                err.name,
-                Some(LambdaErrorPayload::cause_of(&err)),
-            ));
-        }
-        if h == Handler::ToolInvoker && script.tool_hangs {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            unreachable!("the Task timeout fires first");
-        }
-        let rec = self.received.lock().unwrap();
-        match h {
-            Handler::Starter => out(StarterOutput {
-                trace_id: TRACE.into(),
-                attempt_count: 1,
-                idempotency_key: IDEM.into(),
-                registry_version: 3,
-                tool_name: "crm.create_task".into(),
-                action_type: "CREATE_TASK".into(),
-                decision_trace_id: "decision-0001".into(),
-                started_at: t0(),
-                replay: rec.starter.last().unwrap().replay.is_some(),
-            }),
-            Handler::Validator => out(ValidatorOutput {
-                valid: true,
-                action_type: "CREATE_TASK".into(),
-                expires_at: t0() + chrono::Duration::hours(1),
-                checked_at: t0(),
-            }),
-            Handler::ToolMapper => out(MapperOutput {
-                tool_name: "crm.create_task".into(),
-                tool_arguments: json!({"title": "Call back", "account": "acc-1"}),
-                tool_schema_version: "1".into(),
-                registry_version: 3,
-                compensation_strategy: script.strategy,
-                compensation_tool: match script.strategy {
-                    CompensationStrategy::Automatic => Some("crm.delete_task".into()),
-                    _ => None,
-                },
-            }),
-            Handler::ToolInvoker => {
-                let i = rec.invoker.last().unwrap();
-                out(InvokerOutput {
-                    success: script.tool_success,
-                    tool_name: i.tool_name.clone(),
-                    tool_run_ref: format!(
-                        "toolrun/{}/{}/{}",
-                        i.trace_id, i.attempt_count, i.tool_name
-                    ),
-                    has_external_refs: !script.tool_refs.is_empty(),
-                    external_object_refs: script.tool_refs.clone(),
-                    raw_response_artifact_ref: None,
-                    error_class: (!script.tool_success).then_some(ErrorClass::Downstream),
-                    error_code: (!script.tool_success).then(|| "TOOL_REPORTED_FAILURE".into()),
-                    error_message: (!script.tool_success).then(|| "quota exceeded".into()),
-                    deduplicated: false,
-                    duration_ms: 12,
-                })
-            }
-            Handler::Compensation => {
-                let c = rec.compensation.last().unwrap();
-                out(CompensationOutput {
-                    status: match c.compensation_strategy {
-                        CompensationStrategy::Manual => CompensationStatus::Pending,
-                        _ => CompensationStatus::Completed,
-                    },
-                    compensated: c.external_object_refs.clone(),
-                    failures: vec![],
-                })
-            }
-            Handler::Recorder => {
-                let r = rec.recorder.last().unwrap();
-                out(RecorderOutput {
-                    status: if r.invocation.success {
-                        OutcomeStatus::Succeeded
-                    } else {
-                        OutcomeStatus::Failed
-                    },
-                    written: true,
-                    error_class: r.invocation.error_class,
-                    error_code: r.invocation.error_code.clone(),
-                    compensation_status: r.compensation.status,
-                })
-            }
-            Handler::FailureRecorder => {
-                let f = rec.failure_recorder.last().unwrap();
-                let cause = f.error.structured();
-                out(RecorderOutput {
-                    status: OutcomeStatus::Failed,
-                    written: true,
-                    error_class: Some(cause.class),
-                    error_code: Some(cause.code),
-                    compensation_status: CompensationStatus::None,
-                })
-            }
-        }
-    }
-}
-
-struct NoWait;
-
-#[async_trait]
-impl Sleeper for NoWait {
-    async fn sleep(&self, _: Duration) {}
-}
 
 struct Outcome {
     run: Execution,
@@ -269,10 +50,7 @@ fn input(replay: Value) -> Value {
 }
 
 async fn run_with(script: Script, input: Value) -> Outcome {
-    let invoker = Arc::new(ContractInvoker {
-        script: Mutex::new(script),
-        received: Mutex::new(Received::default()),
-    });
+    let invoker = Arc::new(ContractInvoker::new(script));
     let engine = Engine::new(&definition(), &local_substitutions(), invoker.clone())
         .expect("the real definition loads in the local engine")
         .with_sleeper(Arc::new(NoWait));
@@ -300,10 +78,6 @@ fn after_tool(rest: &[&str]) -> Vec<String> {
     let mut p = path(&HAPPY_PREFIX);
     p.extend(path(rest));
     p
-}
-
-fn transient(code: &str) -> ExecutionError {
-    ExecutionError::transient(ErrorClass::Downstream, code, "gateway returned 503")
 }
 
 /// Checks the recorder input carries the starter's execution context verbatim.
