@@ -11,7 +11,8 @@
 //! the Lambda error payload, as Lambda does).
 //!
 //! Needs `moto_server` from the project venv (`make venv`); without it the test
-//! says so and does nothing else.
+//! says so and does nothing else, unless `CCX_REQUIRE_MOTO` is set (as
+//! `make test-engine-differential` does), which makes its absence a failure.
 
 #[path = "support/asl_fake.rs"]
 mod asl_fake;
@@ -277,6 +278,10 @@ async fn local_engine_and_moto_agree_on_every_path() {
         let _ = axum::serve(listener, app).await;
     });
     let Some(moto) = Moto::start(lambda_port).await else {
+        assert!(
+            std::env::var_os("CCX_REQUIRE_MOTO").is_none(),
+            "CCX_REQUIRE_MOTO is set but .venv/bin/moto_server does not exist"
+        );
         eprintln!("moto_server is not installed (run `make venv`): differential test not run");
         return;
     };
