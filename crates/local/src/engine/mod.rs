@@ -24,6 +24,16 @@
 //! # }
 //! ```
 //!
+//! Fidelity: `tests/tests/workflow_moto.rs` runs the production definition and
+//! a corpus of small definitions (the spec's examples among them) both here and
+//! in moto's Step Functions interpreter, and requires the same path, status,
+//! output, error and cause. Where moto departs from AWS's documented behaviour
+//! the engine follows AWS, and the corpus leaves the case out: a Parameters
+//! path that selects nothing is an uncatchable `States.Runtime` (moto: a
+//! catchable `Exception`); a Choice without match or Default raises
+//! `States.NoChoiceMatched` (moto: `States.Runtime`); `States.Array` keeps a
+//! `null` argument (moto drops it).
+//!
 //! Modules: [`definition`] (load and validate), [`path`] (JSONPath),
 //! [`payload`] (Parameters / ResultSelector templates), [`intrinsics`],
 //! [`choice`] (rules), [`interpreter`] (the run loop, Retry and Catch),
