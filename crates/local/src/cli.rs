@@ -67,11 +67,34 @@ pub enum Command {
     Status { action_intent_id: String },
     /// The ledger timeline of an execution trace.
     Trace { trace_id: String },
+    /// Soak the exactly-once promise: thousands of events with gateway faults,
+    /// duplicates and crashes at every step, then check and print the results.
+    Chaos(ChaosArgs),
     /// The state machine as a diagram.
     Graph {
         #[arg(long, value_enum, default_value_t = Format::Mermaid)]
         format: Format,
     },
+}
+
+/// Bounds of `ccx chaos` (loopback only: the dev gateway runs in process).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChaosArgs {
+    /// Intents to soak (each published 1 to 5 times).
+    #[arg(long, default_value_t = 3000)]
+    pub intents: usize,
+    /// Seed of the plans and of the gateway's faults.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Intents in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// No new intent starts after this many seconds.
+    #[arg(long, default_value_t = 240)]
+    pub max_seconds: u64,
+    /// Where the numbers go as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -333,6 +356,35 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             println!("ledger of trace {trace_id}:");
             print!("{}", render::ledger(&entries));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Chaos(args) => {
+            let options = crate::chaos::ChaosOptions {
+                intents: args.intents,
+                seed: args.seed,
+                concurrency: args.concurrency,
+                max_duration: std::time::Duration::from_secs(args.max_seconds),
+                faults: crate::chaos::default_faults(args.seed),
+                ..crate::chaos::ChaosOptions::default()
+            };
+            let folder = data_dir.join(format!("chaos-{}", uuid::Uuid::new_v4().simple()));
+            let report = crate::chaos::run_local(folder.clone(), &options).await?;
+            print!("{}", report.table());
+            if let Some(out) = &args.out {
+                if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!("numbers written to {}", out.display());
+            }
+            if report.passed {
+                // The soak's data is only evidence when something failed.
+                let _ = std::fs::remove_dir_all(&folder);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("data kept in {}", folder.display());
+                Ok(ExitCode::from(2))
+            }
         }
         Command::Graph { format } => {
             let def: Value =

@@ -1,6 +1,7 @@
 //! The embedded execution layer: a local interpreter of the state machine
 //! ([`engine`]) that calls the handlers in process.
 
+pub mod chaos;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -119,6 +119,18 @@ impl Engine {
 
     /// Runs one execution to its end and returns it with its history.
     pub async fn execute(&self, name: &str, input: Value) -> Execution {
+        self.run_execution(name, input, None).await
+    }
+
+    /// Runs an execution named `name` whose `$$.Execution.Input` is `input`,
+    /// from `StartAt`, or from `resume = (state, that state's raw input)` when
+    /// an execution is redriven (see [`redrive`]).
+    async fn run_execution(
+        &self,
+        name: &str,
+        input: Value,
+        resume: Option<(String, Value)>,
+    ) -> Execution {
         let recorder = Recorder::new();
         let start_date = Utc::now();
         let execution_arn = match self.options.state_machine_arn.split_once(":stateMachine:") {
@@ -139,14 +151,16 @@ impl Engine {
         recorder.push(EventDetail::ExecutionStarted {
             input: input.clone(),
         });
+        let (start, start_input) =
+            resume.unwrap_or_else(|| (self.machine.start_at.clone(), input.clone()));
         let outcome = match self.machine.timeout_seconds {
             Some(secs) => {
                 let limit = Duration::from_secs_f64(secs * self.options.timeout_scale);
-                tokio::time::timeout(limit, run.run(input.clone()))
+                tokio::time::timeout(limit, run.run(start, start_input))
                     .await
                     .ok()
             }
-            None => Some(run.run(input.clone()).await),
+            None => Some(run.run(start, start_input).await),
         };
         let (status, output, error, cause) = match outcome {
             Some(Ok(output)) => {
@@ -194,6 +208,9 @@ impl Engine {
     }
 }
 
+mod redrive;
+pub use redrive::RedriveError;
+
 fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -209,9 +226,9 @@ struct Run<'a> {
 type Failure = (String, Option<String>);
 
 impl Run<'_> {
-    async fn run(&self, input: Value) -> Result<Value, Failure> {
+    async fn run(&self, start: String, input: Value) -> Result<Value, Failure> {
         let machine = &self.engine.machine;
-        let mut current = machine.start_at.clone();
+        let mut current = start;
         let mut data = input;
         loop {
             if self.recorder.len() >= self.engine.options.max_events {
