@@ -386,10 +386,19 @@ async fn mapping_failure_is_recorded() {
     );
 }
 
+/// An error that proves the tool did not write (here a 4xx from the gateway)
+/// is caught and recorded as FAILED, without a retry.
 #[tokio::test]
-async fn invocation_failure_after_retries_is_recorded() {
+async fn definitive_invocation_failure_is_recorded() {
     let o = assert_failure_route(
-        Script::default().raise(Handler::ToolInvoker, vec![transient("HTTP_503"); 4]),
+        Script::default().raise(
+            Handler::ToolInvoker,
+            [ExecutionError::permanent(
+                ErrorClass::Downstream,
+                "HTTP_400",
+                "bad request",
+            )],
+        ),
         &[
             "StartExecution",
             "ValidatePreflight",
@@ -398,6 +407,46 @@ async fn invocation_failure_after_retries_is_recorded() {
             "InvocationFailed",
         ],
         "InvokeTool",
+        "PermanentError",
+    )
+    .await;
+    let r = o.received();
+    assert_eq!(r.invoker.len(), 1, "PermanentError is never retried");
+    let cause = r.failure_recorder[0].error.structured();
+    assert_eq!(
+        (cause.class, cause.code.as_str()),
+        (ErrorClass::Downstream, "HTTP_400")
+    );
+}
+
+/// A failure at the tool call that leaves open whether the tool wrote (a
+/// TransientError outliving its retries, a task timeout, a crashed invoker) is
+/// not recorded as FAILED: the execution fails at InvokeTool with nothing
+/// recorded, to be redriven under the same idempotency key.
+async fn assert_left_for_redrive(script: Script, error: &str) -> Outcome {
+    let o = run(script).await;
+    assert_eq!(
+        o.path(),
+        path(&[
+            "StartExecution",
+            "ValidatePreflight",
+            "MapActionToTool",
+            "InvokeTool",
+        ])
+    );
+    assert_eq!(o.run.status, ExecutionStatus::Failed);
+    assert_eq!(o.run.error.as_deref(), Some(error));
+    {
+        let r = o.received();
+        assert!(r.failure_recorder.is_empty() && r.recorder.is_empty());
+    }
+    o
+}
+
+#[tokio::test]
+async fn invocation_failure_after_retries_is_left_for_redrive() {
+    let o = assert_left_for_redrive(
+        Script::default().raise(Handler::ToolInvoker, vec![transient("HTTP_503"); 4]),
         "TransientError",
     )
     .await;
@@ -407,36 +456,22 @@ async fn invocation_failure_after_retries_is_recorded() {
         r.invoker.windows(2).all(|w| w[0] == w[1]),
         "every retry sends the same input"
     );
-    let cause = r.failure_recorder[0].error.structured();
-    assert_eq!(
-        (cause.class, cause.code.as_str()),
-        (ErrorClass::Downstream, "HTTP_503")
-    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn invocation_timeout_is_recorded() {
-    let o = assert_failure_route(
+async fn invocation_timeout_is_left_for_redrive() {
+    let o = assert_left_for_redrive(
         Script {
             tool_hangs: true,
             ..Script::default()
         },
-        &[
-            "StartExecution",
-            "ValidatePreflight",
-            "MapActionToTool",
-            "InvokeTool",
-            "InvocationFailed",
-        ],
-        "InvokeTool",
         "States.Timeout",
     )
     .await;
-    let r = o.received();
-    assert_eq!(r.invoker.len(), 1, "States.Timeout is not retried");
     assert_eq!(
-        r.failure_recorder[0].error.structured().class,
-        ErrorClass::Timeout
+        o.received().invoker.len(),
+        1,
+        "States.Timeout is not retried"
     );
 }
 

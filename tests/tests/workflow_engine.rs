@@ -156,6 +156,57 @@ async fn partial_writes_are_compensated_and_recorded() {
     );
 }
 
+/// The compensation step failing outright (its retries run out) still records
+/// compensation FAILED with the reason, and a COMPENSATION_FAILED ledger entry
+/// naming the refs left to undo.
+#[tokio::test]
+async fn an_errored_compensation_is_recorded_failed_with_its_reason() {
+    let h = Harness::seeded().await;
+    h.mcp.respond(responses::failure(
+        &[object_ref("crm", "task", "T-7")],
+        "QUOTA",
+        "quota exceeded after creating the task",
+    ));
+    for _ in 0..4 {
+        h.mcp.fail(ExecutionError::transient(
+            ErrorClass::Downstream,
+            "HTTP_503",
+            "gateway unavailable",
+        ));
+    }
+    let run = execute(&h, "comp-errored-1").await;
+    assert_eq!(
+        run.state_path(),
+        after_tool(&[
+            "CompensateAction",
+            "CompensationErrored",
+            "RecordOutcome",
+            "CheckOutcome",
+            "ActionFailed"
+        ]),
+        "{:?}",
+        run.cause
+    );
+    let outcome = h.outcome().await.expect("outcome recorded");
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert_eq!(outcome.compensation_status, CompensationStatus::Failed);
+    let reason = outcome.compensation_error.expect("a reason");
+    assert!(
+        reason.contains("compensation step failed") && reason.contains("HTTP_503"),
+        "{reason}"
+    );
+    let trace = trace_of(&run);
+    assert_eq!(
+        h.ledger_types(&trace).await,
+        ["EXECUTION_STARTED", "COMPENSATION_FAILED", "ACTION_FAILED"]
+    );
+    let ledger = h.ledger(&trace).await;
+    assert_eq!(
+        ledger[1].data["external_object_refs"][0]["object_id"],
+        json!("T-7")
+    );
+}
+
 #[tokio::test]
 async fn transient_tool_errors_are_retried_by_the_state_machine() {
     let h = Harness::seeded().await;
@@ -185,18 +236,14 @@ async fn transient_tool_errors_are_retried_by_the_state_machine() {
 
 /// The failure recorder reads class and code from the Catch `Cause`, which is
 /// the Lambda error payload Step Functions builds (the in-process invoker
-/// produces the same shape).
+/// produces the same shape). An error that proves the tool did not write is
+/// recorded at once.
 #[tokio::test]
-async fn exhausted_retries_are_recorded_with_class_and_code() {
+async fn definitive_tool_errors_are_recorded_with_class_and_code() {
     let h = Harness::seeded().await;
-    for _ in 0..4 {
-        h.mcp.fail(ExecutionError::transient(
-            ErrorClass::Downstream,
-            "HTTP_503",
-            "gateway unavailable",
-        ));
-    }
-    let run = execute(&h, "exhausted-1").await;
+    h.mcp
+        .fail(ExecutionError::auth("HTTP_401", "token refused twice"));
+    let run = execute(&h, "auth-1").await;
     let mut expected = path(&TO_TOOL[..4]);
     expected.extend(path(&[
         "InvocationFailed",
@@ -207,9 +254,46 @@ async fn exhausted_retries_are_recorded_with_class_and_code() {
     assert_eq!(run.error.as_deref(), Some("ExecutionFailed"));
     let outcome = h.outcome().await.expect("failure recorded");
     assert_eq!(outcome.status, OutcomeStatus::Failed);
-    assert_eq!(outcome.error_class, Some(ErrorClass::Downstream));
-    assert_eq!(outcome.error_code.as_deref(), Some("HTTP_503"));
+    assert_eq!(outcome.error_class, Some(ErrorClass::Auth));
+    assert_eq!(outcome.error_code.as_deref(), Some("HTTP_401"));
     assert_eq!(h.attempt().await.unwrap().status, AttemptStatus::Failed);
+}
+
+/// Transient errors that outlive the retries leave open whether the tool
+/// wrote, so nothing is recorded: the execution fails at InvokeTool holding
+/// its lock, and a redrive (same execution, same idempotency key) finishes it.
+#[tokio::test]
+async fn exhausted_retries_are_left_for_a_redrive_that_finishes_the_intent() {
+    let h = Harness::seeded().await;
+    for _ in 0..4 {
+        h.mcp.fail(ExecutionError::transient(
+            ErrorClass::Downstream,
+            "HTTP_503",
+            "gateway unavailable",
+        ));
+    }
+    h.mcp
+        .respond(responses::success(&[object_ref("crm", "task", "T-9")]));
+    let engine = engine(&h);
+    let run = engine.execute("exhausted-1", input()).await;
+    assert_eq!(run.state_path(), path(&TO_TOOL[..4]), "{:?}", run.cause);
+    assert_eq!(run.error.as_deref(), Some("TransientError"));
+    assert!(h.outcome().await.is_none(), "nothing recorded");
+    assert_eq!(h.attempt().await.unwrap().status, AttemptStatus::Running);
+
+    let redriven = engine.redrive(&run).await.expect("failed in a task");
+    assert_eq!(
+        redriven.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        redriven.cause
+    );
+    assert_eq!(redriven.state_path()[0], "InvokeTool");
+    assert_eq!(h.mcp.calls().len(), 5, "four failed calls, one success");
+    let outcome = h.outcome().await.expect("recorded after the redrive");
+    assert_eq!(outcome.status, OutcomeStatus::Succeeded);
+    assert_eq!(outcome.external_object_refs[0].object_id, "T-9");
+    assert_eq!(h.attempt().await.unwrap().status, AttemptStatus::Succeeded);
 }
 
 #[tokio::test]

@@ -174,6 +174,11 @@ pub struct CompensationOutput {
     pub compensated: Vec<ExternalObjectRef>,
     #[serde(default)]
     pub failures: Vec<CompensationFailure>,
+    /// Set by the `CompensationErrored` Pass state: the compensation step itself
+    /// failed (its retries ran out), and this Catch error is the reason the
+    /// outcome's compensation is FAILED. Absent when the handler answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CaughtError>,
 }
 
 impl CompensationOutput {
@@ -182,6 +187,7 @@ impl CompensationOutput {
             status: CompensationStatus::None,
             compensated: vec![],
             failures: vec![],
+            error: None,
         }
     }
 }

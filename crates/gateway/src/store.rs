@@ -312,6 +312,24 @@ impl GatewayStore {
             .optional()?)
     }
 
+    /// The object `tool_name` created under `idempotency_key`, if any.
+    pub fn created_for_key(
+        &self,
+        tool_name: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE created_by_tool = ?1 AND idempotency_key = ?2"
+                ),
+                params![tool_name, idempotency_key],
+                row_to_object,
+            )
+            .optional()?)
+    }
+
     /// Objects not deleted, oldest first.
     pub fn live_objects(&self) -> Result<Vec<StoredObject>, StoreError> {
         self.query_objects("WHERE deleted_at IS NULL")

@@ -241,8 +241,21 @@ impl ToolRunner {
     }
 
     /// Runs `spec` with `args`, applying a tool-level fault if one was decided.
+    ///
+    /// An injected `ToolError` stands for the downstream refusing a *new*
+    /// request. A key this tool already wrote under is answered from the
+    /// idempotency record first, as an idempotent API does, so a retry of a
+    /// call whose answer was lost gets the first result, never a failure
+    /// claiming nothing was written. (Found by `ccx chaos`: a timed-out create
+    /// retried into an injected tool error was recorded FAILED with its write live.)
     pub fn run(&self, spec: &ToolSpec, args: &JsonObject, fault: Option<Fault>) -> ToolOutcome {
-        if fault == Some(Fault::ToolError) {
+        let already_written = || {
+            spec.kind == ToolKind::Create
+                && arg_string(args, "idempotency_key").is_some_and(|key| {
+                    matches!(self.store.created_for_key(spec.name, &key), Ok(Some(_)))
+                })
+        };
+        if fault == Some(Fault::ToolError) && !already_written() {
             return ToolOutcome::failed(
                 "DOWNSTREAM",
                 "INJECTED_TOOL_ERROR",

@@ -3,10 +3,11 @@
 //! The Step Functions Retry keys on the error *name*, so this is where the
 //! retry policy of the whole flow is decided for the gateway call:
 //! - `TransientError` (retried): HTTP 5xx, 429 (class RATE_LIMIT), timeouts
-//!   (class TIMEOUT), connection failures.
+//!   (class TIMEOUT), connection failures, bodies that cannot be parsed at
+//!   all (`MALFORMED_RESPONSE`, see [`garbled`]).
 //! - `AuthError`: 401/403 that persisted after one token refresh.
 //! - `PermanentError` (class DOWNSTREAM): any other 4xx, JSON-RPC errors,
-//!   bodies that are not the JSON-RPC response we asked for.
+//!   well-formed bodies that are not the JSON-RPC response we asked for.
 //!
 //! Codes are stable: `HTTP_<status>`, `TIMEOUT`, `CONNECTION_FAILED`,
 //! `JSONRPC_<code>`, `MALFORMED_RESPONSE`, `HTTP_401`/`HTTP_403`.
@@ -153,6 +154,21 @@ pub fn jsonrpc_error(what: &str, error: &serde_json::Value) -> ExecutionError {
             ),
         ),
     }
+}
+
+/// A response body that cannot be parsed at all (truncated, not JSON). Unlike a
+/// well-formed answer of the wrong shape, a garbled body says nothing about
+/// whether the tool ran: the gateway may have written and lost the answer on
+/// the way. So it is a `TransientError`: the state machine calls again under
+/// the same idempotency key, and the tool answers with its first result.
+/// (Found by `ccx chaos`: a timed-out call that had written, retried into a
+/// garbled answer, used to be recorded FAILED with the write live.)
+pub fn garbled(what: &str, detail: &str) -> ExecutionError {
+    ExecutionError::transient(
+        ErrorClass::Downstream,
+        "MALFORMED_RESPONSE",
+        format!("{what}: {detail}"),
+    )
 }
 
 pub fn malformed(what: &str, detail: &str) -> ExecutionError {

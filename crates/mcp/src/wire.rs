@@ -261,7 +261,7 @@ impl Wire {
         let result = if is_media(&ct, "application/json") {
             let text = read_body(what, response, self.timeout).await?;
             let message: Value = serde_json::from_str(&text).map_err(|e| {
-                classify::malformed(
+                classify::garbled(
                     what,
                     &format!("body is not valid JSON ({e}): {}", classify::snippet(&text)),
                 )
@@ -310,7 +310,7 @@ impl Wire {
                 continue; // priming events and keep-alives carry no data
             };
             let message: Value = serde_json::from_str(&data).map_err(|e| {
-                classify::malformed(
+                classify::garbled(
                     what,
                     &format!(
                         "event data is not valid JSON ({e}): {}",

@@ -264,12 +264,13 @@ async fn http_failures_are_classified_and_a_later_call_succeeds() {
     );
     assert!(err.message.contains("text/html"), "{}", err.message);
 
+    // A body that is not JSON says nothing about whether the tool ran: retried.
     gw.script_faults(Fault::Malformed, 1);
     let err = expect_err(&client, "crm.create_task", task_args("k")).await;
     assert_eq!(
         (err.name, err.class, err.code.as_str()),
         (
-            "PermanentError",
+            "TransientError",
             ErrorClass::Downstream,
             "MALFORMED_RESPONSE"
         )

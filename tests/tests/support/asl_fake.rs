@@ -197,6 +197,7 @@ impl TaskInvoker for ContractInvoker {
                     },
                     compensated: c.external_object_refs.clone(),
                     failures: vec![],
+                    error: None,
                 })
             }
             Handler::Recorder => {

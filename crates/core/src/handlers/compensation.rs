@@ -59,6 +59,7 @@ pub async fn handle(
             status: CompensationStatus::Pending,
             compensated: vec![],
             failures: vec![],
+            error: None,
         });
     }
 
@@ -89,6 +90,7 @@ pub async fn handle(
             status: CompensationStatus::Failed,
             compensated: vec![],
             failures,
+            error: None,
         });
     };
 
@@ -133,6 +135,7 @@ pub async fn handle(
         status,
         compensated,
         failures,
+        error: None,
     })
 }
 

@@ -15,7 +15,7 @@ use tracing::info;
 use crate::contracts::{
     ActionOutcomeV1, AttemptStatus, ExternalObjectRef, LedgerEntry, LedgerEventType, OutcomeStatus,
 };
-use crate::error::ExecutionError;
+use crate::error::{CaughtError, ExecutionError};
 use crate::io::{CompensationFailure, ExecutionContext, RecorderInput, RecorderOutput};
 use crate::ports::{Deps, TerminalWrite, TerminalWriteResult};
 
@@ -27,6 +27,9 @@ use super::events;
     fields(action_intent_id = %input.action_intent_id, trace_id = %input.execution.trace_id)
 )]
 pub async fn handle(deps: &Deps, input: RecorderInput) -> Result<RecorderOutput, ExecutionError> {
+    if let Some(caught) = &input.compensation.error {
+        record_compensation_errored(deps, &input, caught).await?;
+    }
     let inv = &input.invocation;
     let succeeded = inv.success;
     let status = if succeeded {
@@ -59,7 +62,10 @@ pub async fn handle(deps: &Deps, input: RecorderInput) -> Result<RecorderOutput,
         },
         failed_state: None,
         compensation_status: input.compensation.status,
-        compensation_error: compensation_error(&input.compensation.failures),
+        compensation_error: match &input.compensation.error {
+            Some(caught) => Some(compensation_step_error(caught)),
+            None => compensation_error(&input.compensation.failures),
+        },
         idempotency_key: input.execution.idempotency_key.clone(),
         started_at: input.execution.started_at,
         completed_at: deps.clock.now(),
@@ -84,6 +90,48 @@ pub async fn handle(deps: &Deps, input: RecorderInput) -> Result<RecorderOutput,
         error_code: outcome.error_code,
         compensation_status: outcome.compensation_status,
     })
+}
+
+/// The reason recorded when the compensation step itself failed.
+fn compensation_step_error(caught: &CaughtError) -> String {
+    let cause = caught.structured();
+    format!(
+        "the compensation step failed after its retries ({} {}): {}",
+        caught.error, cause.code, cause.message
+    )
+}
+
+/// The compensation step failed outright (its Catch led to
+/// `CompensationErrored`), so the compensation handler wrote no ledger entry
+/// saying so. This writes the `COMPENSATION_FAILED` entry with the reason and
+/// the refs left to undo, before the terminal write, through the idempotent
+/// ledger append (same deterministic id as the handler's, so it never doubles).
+/// Found by checking compensation completeness for `ccx chaos`: the outcome said
+/// FAILED with no reason and the ledger had no compensation entry.
+async fn record_compensation_errored(
+    deps: &Deps,
+    input: &RecorderInput,
+    caught: &CaughtError,
+) -> Result<(), ExecutionError> {
+    let execution = &input.execution;
+    let entry = LedgerEntry::new(
+        &input.tenant_id,
+        &input.account_id,
+        &input.action_intent_id,
+        &execution.trace_id,
+        &execution.decision_trace_id,
+        execution.attempt_count,
+        LedgerEventType::CompensationFailed,
+        deps.clock.now(),
+        json!({
+            "reason": compensation_step_error(caught),
+            "error": caught.error,
+            "compensated": [],
+            "failures": [],
+            "external_object_refs": input.invocation.external_object_refs,
+        }),
+    );
+    deps.store.append_ledger(&[entry]).await
 }
 
 /// `"{system}/{object_type}/{object_id}: {reason}"` joined with `"; "`.
@@ -297,6 +345,7 @@ mod tests {
                     reason: "HTTP_403: forbidden".into(),
                 },
             ],
+            error: None,
         };
         let refs = vec![
             object_ref("crm", "task", "T-1"),
