@@ -82,10 +82,37 @@ impl TaskInvoker for InProcessInvoker {
                 )),
             )
         })?;
-        handlers::dispatch(handler, &self.deps, input)
-            .await
-            .map_err(|err| TaskFailure::new(err.name, Some(LambdaErrorPayload::cause_of(&err))))
+        // On its own task, so that a handler that panics fails this Task the way
+        // a crashed Lambda process does, instead of taking the engine down.
+        let deps = self.deps.clone();
+        let run = tokio::spawn(async move { handlers::dispatch(handler, &deps, input).await });
+        match run.await {
+            Ok(result) => result.map_err(|err| {
+                TaskFailure::new(err.name, Some(LambdaErrorPayload::cause_of(&err)))
+            }),
+            Err(join) => Err(crashed(handler, join)),
+        }
     }
+}
+
+/// What Step Functions reports when a Lambda process exits mid-invocation.
+fn crashed(handler: Handler, join: tokio::task::JoinError) -> TaskFailure {
+    let reason = if join.is_panic() {
+        let panic = join.into_panic();
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".into());
+        format!("panic: {text}")
+    } else {
+        "cancelled".to_string()
+    };
+    let payload = serde_json::json!({
+        "errorType": "Runtime.ExitError",
+        "errorMessage": format!("{}: Runtime exited with error: {reason}", handler.name()),
+    });
+    TaskFailure::new("Runtime.ExitError", Some(payload.to_string()))
 }
 
 #[cfg(test)]
@@ -109,6 +136,62 @@ mod tests {
             subs["FailureRecorderFunctionArn"],
             "arn:aws:lambda:local:000000000000:function:failure-recorder"
         );
+    }
+
+    /// An MCP client that panics, to crash the tool-invoker mid-invocation.
+    struct PanickingMcp;
+
+    #[async_trait]
+    impl ccx_core::ports::McpClient for PanickingMcp {
+        async fn call_tool(
+            &self,
+            _name: &str,
+            _arguments: &Value,
+        ) -> ccx_core::error::Result<ccx_core::ports::ToolCallResponse> {
+            panic!("adapter bug");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_fails_the_task_like_a_crashed_lambda() {
+        use ccx_core::handlers::testkit::Harness;
+        let h = Harness::seeded().await;
+        let mut deps = h.deps();
+        deps.mcp = std::sync::Arc::new(PanickingMcp);
+        let invoker = InProcessInvoker::new(deps);
+        let input = serde_json::json!({
+            "action_intent_id": "ai1", "tenant_id": "t1", "account_id": "a1",
+            "trace_id": "trace-1", "attempt_count": 1, "idempotency_key": "k-1",
+            "tool_name": "crm.create_task", "tool_arguments": {"title": "x"}
+        });
+        let failure = invoker
+            .invoke(&local_function_arn(Handler::ToolInvoker), input)
+            .await
+            .unwrap_err();
+        assert_eq!(failure.error, "Runtime.ExitError");
+        let payload: Value = serde_json::from_str(failure.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(payload["errorType"], "Runtime.ExitError");
+        assert!(
+            payload["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("panic: adapter bug"),
+            "{payload}"
+        );
+        // A handler error keeps its name and the Lambda error payload as cause.
+        let failure = invoker
+            .invoke(
+                &local_function_arn(Handler::Validator),
+                serde_json::json!({"bad": 1}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(failure.error, "ValidationError");
+        let payload: Value = serde_json::from_str(failure.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(payload["errorType"], "ValidationError");
+        let cause: ccx_core::error::ErrorCause =
+            serde_json::from_str(payload["errorMessage"].as_str().unwrap()).unwrap();
+        assert_eq!(cause.code, "INVALID_HANDLER_INPUT");
     }
 
     #[test]
