@@ -7,6 +7,7 @@
 //! variables apply unchanged. See `README.md` beside this crate.
 
 pub mod artifacts;
+pub mod bootstrap;
 pub mod config;
 pub mod deps;
 pub mod dynamo;

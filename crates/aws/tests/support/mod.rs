@@ -213,11 +213,13 @@ pub async fn next_message(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Value {
     panic!("no message arrived on {queue_url}");
 }
 
+/// No message is waiting. Looks without taking: what it sees stays visible.
 pub async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> bool {
     let out = sqs
         .receive_message()
         .queue_url(queue_url)
         .max_number_of_messages(10)
+        .visibility_timeout(0)
         .send()
         .await
         .unwrap();
