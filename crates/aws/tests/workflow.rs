@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use ccx_core::contracts::{AttemptStatus, CompensationStatus, OutcomeStatus};
 use ccx_core::fixtures;
 use ccx_core::handlers::testkit::{ACCOUNT, INTENT, ScriptedMcp, TENANT, object_ref, responses};
-use ccx_core::ports::{ArtifactStore, Deps, FixedClock, Store};
+use ccx_core::ports::{Deps, FixedClock, Store};
 use ccx_local::engine::{
     Engine, Execution, ExecutionStatus, InProcessInvoker, Sleeper, local_substitutions,
 };
