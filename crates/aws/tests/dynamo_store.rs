@@ -148,7 +148,7 @@ async fn create_attempt_twice_keeps_the_first_and_writes_the_lock_ttl() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_lock_attempts_have_exactly_one_winner() {
     let env = env_or_skip!("concurrent_lock_attempts_have_exactly_one_winner");
     let s = Arc::new(env.store());
