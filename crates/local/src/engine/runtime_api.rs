@@ -8,7 +8,9 @@
 //! `errorType`, `Cause` = the posted error body. A function runs one invocation
 //! at a time (one warm instance); a process that exits is started again on the
 //! next invocation (a cold start), and the invocation it was serving fails with
-//! `Runtime.ExitError` (or the `errorType` it posted to `/init/error`).
+//! `Runtime.ExitError` (or the `errorType` it posted to `/init/error`). When the
+//! engine stops waiting (a Task timeout), the process is killed, as Lambda ends
+//! a timed-out sandbox, and the invocation is withdrawn.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -181,14 +183,19 @@ impl TaskInvoker for RuntimeApiInvoker {
                 Some(format!("Function not found: {resource}")),
             )
         })?;
-        let mut process = host.process.lock().await;
-        let running = match process.as_mut() {
+        let mut process = CancelKills {
+            process: host.process.lock().await,
+            shared: &host.shared,
+            id: None,
+            done: false,
+        };
+        let running = match process.process.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
             None => false,
         };
         if !running {
             *host.shared.init_error.lock().unwrap() = None;
-            *process = Some(host.spawn().map_err(|e| {
+            *process.process = Some(host.spawn().map_err(|e| {
                 TaskFailure::new(
                     "Lambda.Unknown",
                     Some(format!(
@@ -200,6 +207,7 @@ impl TaskInvoker for RuntimeApiInvoker {
         }
         let n = host.shared.next_id.fetch_add(1, Ordering::SeqCst);
         let id = format!("{name}-{n:06}");
+        process.id = Some(id.clone());
         let (tx, rx) = oneshot::channel();
         host.shared.pending.lock().unwrap().insert(id.clone(), tx);
         host.shared
@@ -208,8 +216,8 @@ impl TaskInvoker for RuntimeApiInvoker {
             .unwrap()
             .push_back((id.clone(), Bytes::from(input.to_string())));
         host.shared.queued.notify_one();
-        let child = process.as_mut().expect("started above");
-        tokio::select! {
+        let child = process.process.as_mut().expect("started above");
+        let result = tokio::select! {
             answer = rx => match answer {
                 Ok(Answer::Response(body)) => serde_json::from_slice(&body).map_err(|e| {
                     TaskFailure::new("Lambda.Unknown", Some(format!("the function returned invalid JSON: {e}")))
@@ -220,7 +228,7 @@ impl TaskInvoker for RuntimeApiInvoker {
             status = child.wait() => {
                 host.shared.pending.lock().unwrap().remove(&id);
                 host.shared.queue.lock().unwrap().retain(|(queued, _)| *queued != id);
-                *process = None;
+                *process.process = None;
                 let init = host.shared.init_error.lock().unwrap().clone();
                 Err(match init {
                     Some(body) => function_error(&body, "Runtime.InitError"),
@@ -236,6 +244,35 @@ impl TaskInvoker for RuntimeApiInvoker {
                     }
                 })
             }
+        };
+        process.done = true;
+        result
+    }
+}
+
+/// Holds a function's instance during one invocation. If the engine stops
+/// waiting (a Task `TimeoutSeconds`), the process is killed, as Lambda ends a
+/// timed-out sandbox: the next invocation starts a fresh one instead of queueing
+/// behind a call nobody waits for.
+struct CancelKills<'a> {
+    process: tokio::sync::MutexGuard<'a, Option<Child>>,
+    shared: &'a Shared,
+    /// The invocation in flight, withdrawn on cancel so no later process runs it.
+    id: Option<String>,
+    done: bool,
+}
+
+impl Drop for CancelKills<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(id) = &self.id {
+            self.shared.pending.lock().unwrap().remove(id);
+            self.shared.queue.lock().unwrap().retain(|(q, _)| q != id);
+        }
+        if let Some(mut child) = self.process.take() {
+            let _ = child.start_kill();
         }
     }
 }
@@ -333,8 +370,8 @@ mod tests {
     use super::*;
 
     /// A function written in shell against the Runtime API with curl: it echoes
-    /// `{"echo": <event>}`, and fails with a posted error for `{"fail": true}`,
-    /// and exits for `{"exit": true}`.
+    /// `{"echo": <event>, "pid": <its pid>}`, fails with a posted error for
+    /// `{"fail": true}`, exits for `{"exit": true}`, hangs for `{"hang": true}`.
     const FUNCTION: &str = r#"#!/bin/sh
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
 while true; do
@@ -344,11 +381,12 @@ while true; do
   rm -f "$headers"
   case "$event" in
     *'"exit":true'*) exit 3 ;;
+    *'"hang":true'*) sleep 30 ;;
     *'"fail":true'*)
       curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Unhandled' \
         -d "{\"errorType\":\"TransientError\",\"errorMessage\":\"{\\\"class\\\":\\\"DOWNSTREAM\\\",\\\"code\\\":\\\"X\\\",\\\"message\\\":\\\"m\\\"}\"}" \
         "$api/invocation/$id/error" ;;
-    *) curl -sS -o /dev/null -X POST -d "{\"echo\":$event}" "$api/invocation/$id/response" ;;
+    *) curl -sS -o /dev/null -X POST -d "{\"echo\":$event,\"pid\":$$}" "$api/invocation/$id/response" ;;
   esac
 done
 "#;
@@ -388,10 +426,12 @@ done
         let arn = "arn:aws:lambda:local:000000000000:function:echo";
 
         let out = invoker.invoke(arn, json!({"n": 1})).await.unwrap();
-        assert_eq!(out, json!({"echo": {"n": 1}}));
+        assert_eq!(out["echo"], json!({"n": 1}));
+        let first_pid = out["pid"].clone();
         // The same warm process serves the next invocation.
         let out = invoker.invoke(arn, json!({"n": 2})).await.unwrap();
-        assert_eq!(out, json!({"echo": {"n": 2}}));
+        assert_eq!(out["echo"], json!({"n": 2}));
+        assert_eq!(out["pid"], first_pid);
 
         let err = invoker
             .invoke(arn, json!({"fail": true}))
@@ -412,7 +452,21 @@ done
         assert_eq!(err.error, "Runtime.ExitError");
         // A new process (cold start) serves the next invocation.
         let out = invoker.invoke(arn, json!({"n": 3})).await.unwrap();
-        assert_eq!(out, json!({"echo": {"n": 3}}));
+        assert_eq!(out["echo"], json!({"n": 3}));
+        let third_pid = out["pid"].clone();
+        assert_ne!(third_pid, first_pid);
+
+        // The engine gives up on a hanging call (what a Task timeout does): the
+        // instance is killed and the next call gets a fresh one.
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            invoker.invoke(arn, json!({"hang": true})),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        let out = invoker.invoke(arn, json!({"n": 4})).await.unwrap();
+        assert_eq!(out["echo"], json!({"n": 4}));
+        assert_ne!(out["pid"], third_pid);
 
         let err = invoker
             .invoke("arn:aws:lambda:local:000000000000:function:nope", json!({}))
