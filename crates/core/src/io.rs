@@ -17,15 +17,25 @@ use crate::contracts::{
 use crate::error::{CaughtError, ErrorClass, ExecutionError};
 
 /// Parse a handler input from the raw event, turning serde's message into a
-/// `ValidationError` (never a panic, never an opaque Rust error type).
+/// `ValidationError` (never a panic, never an opaque Rust error type). The
+/// message names the offending field's path when there is one (`at
+/// execution.attempt_count: invalid type ...`), since serde alone does not say
+/// where a wrong type was found.
 pub fn parse_input<T: serde::de::DeserializeOwned>(
     handler: &str,
     value: Value,
 ) -> Result<T, ExecutionError> {
-    serde_json::from_value(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
         ExecutionError::validation(
             "INVALID_HANDLER_INPUT",
-            format!("{handler}: input does not match its contract: {e}"),
+            format!("{handler}: input does not match its contract{at}: {inner}"),
         )
     })
 }
