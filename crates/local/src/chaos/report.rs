@@ -108,6 +108,25 @@ impl ChaosReport {
             l["redrives"],
             l["duplicate_starts_ignored"]
         );
+        let mut by_handler: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (key, n) in &self.crashes {
+            if let Some((handler, point)) = key.rsplit_once(' ') {
+                let slot = by_handler.entry(handler).or_default();
+                match point {
+                    "before" => slot.0 += n,
+                    _ => slot.1 += n,
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "crashes before/after the handler ran: {}",
+            by_handler
+                .iter()
+                .map(|(h, (b, a))| format!("{h} {b}/{a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let t = &self.tally;
         let _ = writeln!(
             out,
