@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -59,6 +60,7 @@ pub async fn inject_faults(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
+    let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let bytes = match to_bytes(body, MAX_INSPECTED_BODY).await {
         Ok(bytes) => bytes,
@@ -69,7 +71,8 @@ pub async fn inject_faults(
     if has_method(&bytes, "initialize") {
         state.stats.initializations.fetch_add(1, Ordering::SeqCst);
     }
-    let fault = if is_tool_call(&bytes) {
+    let tool_call = is_tool_call(&bytes);
+    let fault = if tool_call {
         state.stats.tool_calls.fetch_add(1, Ordering::SeqCst);
         state.faults.next_fault()
     } else {
@@ -103,7 +106,22 @@ pub async fn inject_faults(
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     if fault != Some(Fault::Timeout) {
-        return response;
+        if !tool_call {
+            return response;
+        }
+        // The answer to one request ends its stream: buffer it to time the
+        // whole handling (`Stats::tool_call_handling_us`).
+        let (parts, body) = response.into_parts();
+        let buffered = to_bytes(body, MAX_INSPECTED_BODY).await;
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        state
+            .stats
+            .tool_call_handling_us
+            .fetch_add(took, Ordering::SeqCst);
+        return match buffered {
+            Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+            Err(e) => (StatusCode::BAD_GATEWAY, format!("response body: {e}")).into_response(),
+        };
     }
     // Let the tool finish (its write happens), then hold the answer past the
     // client's timeout. Shutdown cuts the wait short so tests never hang.

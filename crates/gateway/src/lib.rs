@@ -110,6 +110,10 @@ pub struct Stats {
     pub tool_calls: AtomicU64,
     pub initializations: AtomicU64,
     pub unauthorized: AtomicU64,
+    /// Microseconds spent handling `tools/call` requests, from the request
+    /// reaching the MCP route to its response body being complete (benchmarks
+    /// subtract it from the client's time to get the invoker's own overhead).
+    pub tool_call_handling_us: AtomicU64,
 }
 
 /// A point-in-time copy of the counters.
@@ -126,6 +130,8 @@ pub struct StatsSnapshot {
     /// Requests to `/mcp` refused with 401.
     pub unauthorized: u64,
     pub faults_injected: u64,
+    /// Summed handling time of `tools/call` requests, in microseconds.
+    pub tool_call_handling_us: u64,
 }
 
 impl Stats {
@@ -137,6 +143,7 @@ impl Stats {
             initializations: self.initializations.load(Ordering::SeqCst),
             unauthorized: self.unauthorized.load(Ordering::SeqCst),
             faults_injected: state.faults.injected(),
+            tool_call_handling_us: self.tool_call_handling_us.load(Ordering::SeqCst),
         }
     }
 }
