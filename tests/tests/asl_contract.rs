@@ -475,6 +475,56 @@ async fn invocation_timeout_is_left_for_redrive() {
     );
 }
 
+/// A function process that exited mid-invocation (`Runtime.ExitError`, what
+/// Lambda reports for a crashed custom runtime, e.g. a panic under
+/// `panic = "abort"`) is retried like the Lambda service errors, on every Task.
+#[tokio::test]
+async fn crashed_functions_are_retried() {
+    let crash = || {
+        ExecutionError::new(
+            "Runtime.ExitError",
+            ErrorClass::Unknown,
+            "EXIT",
+            false,
+            "Runtime exited with error: signal: aborted",
+        )
+    };
+    let o = run(Script::default()
+        .raise(Handler::Starter, [crash()])
+        .raise(Handler::Validator, [crash()])
+        .raise(Handler::ToolMapper, [crash()])
+        .raise(Handler::ToolInvoker, [crash(), crash()])
+        .raise(Handler::Recorder, [crash()]))
+    .await;
+    assert_eq!(
+        o.path(),
+        after_tool(&[
+            "NoCompensation",
+            "RecordOutcome",
+            "CheckOutcome",
+            "ExecutionSucceeded"
+        ])
+    );
+    let r = o.received();
+    assert_eq!(
+        (
+            r.starter.len(),
+            r.validator.len(),
+            r.mapper.len(),
+            r.invoker.len(),
+            r.recorder.len()
+        ),
+        (2, 2, 2, 3, 2)
+    );
+    drop(r);
+    // Three crashes of the invoker outlive its two retries: left for redrive.
+    assert_left_for_redrive(
+        Script::default().raise(Handler::ToolInvoker, vec![crash(); 3]),
+        "Runtime.ExitError",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn transient_errors_are_retried_then_the_path_continues() {
     let o = run(Script::default()
