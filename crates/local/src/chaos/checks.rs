@@ -30,7 +30,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: &'static str) -> Self {
+    pub fn new(name: &'static str) -> Self {
         Self {
             name,
             checked: 0,
@@ -39,7 +39,7 @@ impl Check {
         }
     }
 
-    fn expect(&mut self, ok: bool, example: impl FnOnce() -> String) {
+    pub fn expect(&mut self, ok: bool, example: impl FnOnce() -> String) {
         self.checked += 1;
         if !ok {
             self.violations += 1;

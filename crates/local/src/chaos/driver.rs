@@ -130,16 +130,9 @@ pub async fn drive_intent(
             }
         }
     }
-    for mut execution in finished {
+    for execution in finished {
         run.executions += 1;
-        let mut redrives = 0;
-        while engine.redrive_target(&execution).is_ok() && redrives < MAX_REDRIVES {
-            match engine.redrive(&execution).await {
-                Ok(next) => execution = next,
-                Err(_) => break,
-            }
-            redrives += 1;
-        }
+        let (execution, redrives) = redrive_to_end(engine, execution).await;
         run.redrives += redrives;
         if engine.redrive_target(&execution).is_ok() {
             run.unresolved += 1;
@@ -154,4 +147,18 @@ pub async fn drive_intent(
         }
     }
     run
+}
+
+/// Redrives `execution` while it failed in a task, at most [`MAX_REDRIVES`]
+/// times; returns the last run and the number of redrives.
+pub async fn redrive_to_end(engine: &Engine, mut execution: Execution) -> (Execution, u32) {
+    let mut redrives = 0;
+    while engine.redrive_target(&execution).is_ok() && redrives < MAX_REDRIVES {
+        match engine.redrive(&execution).await {
+            Ok(next) => execution = next,
+            Err(_) => break,
+        }
+        redrives += 1;
+    }
+    (execution, redrives)
 }

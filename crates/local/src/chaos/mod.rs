@@ -16,11 +16,16 @@
 //! table and writes the numbers as JSON. The harness takes [`Deps`], so the same
 //! soak runs over the SQLite store ([`run_local`]) or the DynamoDB adapters.
 //!
-//! Modules: [`scenario`] (seeded plans), [`crash`], [`driver`], [`checks`], [`report`].
+//! Finally a sample of SUCCEEDED intents is replayed ([`replay`]) to prove an
+//! audited rerun reuses the dedupe record instead of writing again.
+//!
+//! Modules: [`scenario`] (seeded plans), [`crash`], [`driver`], [`checks`],
+//! [`replay`], [`report`].
 
 pub mod checks;
 pub mod crash;
 pub mod driver;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 
@@ -54,6 +59,8 @@ pub struct ChaosOptions {
     /// MCP request timeout; the gateway holds a timed-out answer twice as long.
     pub tool_timeout: Duration,
     pub faults: Faults,
+    /// SUCCEEDED intents replayed after the checks.
+    pub replays: usize,
 }
 
 impl Default for ChaosOptions {
@@ -66,6 +73,7 @@ impl Default for ChaosOptions {
             delay_scale: 0.001,
             tool_timeout: Duration::from_millis(500),
             faults: default_faults(7),
+            replays: 200,
         }
     }
 }
@@ -126,14 +134,14 @@ pub async fn soak(
         .map_err(anyhow::Error::msg)?;
 
     let totals = driver::drive(
-        engine,
+        engine.clone(),
         Arc::new(deployed_rule()),
         &plans,
         options.concurrency,
         options.max_duration,
     )
     .await;
-    // Nothing more is disturbed while the results are read.
+    // Nothing is disturbed while the results are read.
     gateway
         .faults()
         .set_rates(Faults::default())
@@ -144,7 +152,28 @@ pub async fn soak(
         objects: gateway.store().all_objects()?,
         writes: gateway.store().write_log()?,
     };
-    let verdict = run_checks(deps.store.as_ref(), &driven, &view).await?;
+    let mut verdict = run_checks(deps.store.as_ref(), &driven, &view).await?;
+
+    // The replay proof, with the faults on again.
+    gateway
+        .faults()
+        .set_rates(options.faults.clone())
+        .map_err(anyhow::Error::msg)?;
+    let intents: Vec<_> = driven.iter().map(|p| p.intent.clone()).collect();
+    let (replays, refused) = replay::prove_replays(
+        &engine,
+        deps.store.as_ref(),
+        gateway,
+        &intents,
+        options.replays,
+    )
+    .await?;
+    gateway
+        .faults()
+        .set_rates(Faults::default())
+        .map_err(anyhow::Error::msg)?;
+    verdict.checks.push(replays);
+    verdict.checks.push(refused);
     Ok(ChaosReport::new(
         options,
         &run_id,
@@ -175,4 +204,40 @@ pub async fn run_local(data_dir: PathBuf, options: &ChaosOptions) -> Result<Chao
     let report = soak(system.deps.clone(), gateway, options).await;
     system.shutdown().await;
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small soak end to end: faults, duplicates, crashes and replays all
+    /// happen, and every check holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_soak_passes_every_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ChaosOptions {
+            intents: 80,
+            concurrency: 4,
+            replays: 12,
+            ..ChaosOptions::default()
+        };
+        let report = run_local(dir.path().join("chaos"), &options).await.unwrap();
+        assert!(report.passed, "{}", report.table());
+        assert_eq!(report.tally.intents, 80);
+        assert!(report.load["events_published"].as_u64().unwrap() > 80);
+        assert!(report.gateway.faults_injected > 0);
+        assert!(report.crashes.values().sum::<u64>() > 0);
+        assert!(report.tally.succeeded > 0 && report.tally.failed > 0);
+        let row = |prefix: &str| {
+            report
+                .checks
+                .iter()
+                .find(|c| c.name.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no check {prefix}"))
+                .clone()
+        };
+        assert_eq!(row("replays of SUCCEEDED").checked, 12);
+        assert!(row("replays without reason").checked >= 1);
+        assert_eq!(row("every intent has exactly one").checked, 80);
+    }
 }
