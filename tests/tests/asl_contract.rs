@@ -505,18 +505,19 @@ async fn crashed_functions_are_retried() {
             "ExecutionSucceeded"
         ])
     );
-    let r = o.received();
-    assert_eq!(
-        (
-            r.starter.len(),
-            r.validator.len(),
-            r.mapper.len(),
-            r.invoker.len(),
-            r.recorder.len()
-        ),
-        (2, 2, 2, 3, 2)
-    );
-    drop(r);
+    {
+        let r = o.received();
+        assert_eq!(
+            (
+                r.starter.len(),
+                r.validator.len(),
+                r.mapper.len(),
+                r.invoker.len(),
+                r.recorder.len()
+            ),
+            (2, 2, 2, 3, 2)
+        );
+    }
     // Three crashes of the invoker outlive its two retries: left for redrive.
     assert_left_for_redrive(
         Script::default().raise(Handler::ToolInvoker, vec![crash(); 3]),
