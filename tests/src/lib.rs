@@ -1,3 +1,4 @@
 //! Shared fixtures of the cross-crate tests.
 
+pub mod lambda_router;
 pub mod mock_runtime;
