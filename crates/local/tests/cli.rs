@@ -252,10 +252,15 @@ fn run_status_trace_and_replay_round_trip() {
 
 #[test]
 fn readme_embeds_the_current_graph() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let begin = readme.find("<!-- ccx graph: begin -->\n```mermaid\n").expect("README has the graph block");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let begin = readme
+        .find("<!-- ccx graph: begin -->\n```mermaid\n")
+        .expect("README has the graph block");
     let body = &readme[begin + "<!-- ccx graph: begin -->\n```mermaid\n".len()..];
-    let end = body.find("```\n<!-- ccx graph: end -->").expect("graph block is closed");
+    let end = body
+        .find("```\n<!-- ccx graph: end -->")
+        .expect("graph block is closed");
     let dir = tempfile::tempdir().unwrap();
     let current = stdout(&ccx(dir.path(), &["graph"]));
     assert_eq!(
