@@ -23,3 +23,14 @@ chaos-smoke:
 		chaos --intents 400 --seed 11 --max-seconds 120
 
 TEST_TARGETS += chaos-smoke
+
+# The same soak over the AWS adapters (DynamoDB, S3, EventBridge) on moto, with a
+# smaller count: crates/aws/tests/chaos.rs. `make test-aws` already runs that test
+# with 40 intents, so this target is not in TEST_TARGETS.
+CHAOS_AWS_INTENTS ?= 300
+
+.PHONY: chaos-aws
+## chaos-aws: the soak over DynamoDB/S3/EventBridge on moto; numbers in bench/chaos-aws.json
+chaos-aws: $(VENV)/.installed
+	CCX_CHAOS_INTENTS=$(CHAOS_AWS_INTENTS) CCX_CHAOS_OUT=$(ROOT)/bench/chaos-aws.json $(CHAOS_ENV) \
+		tests/aws/with_endpoint.sh $(VENV) $(CARGO) test -q -p ccx-aws --test chaos -- --nocapture

@@ -188,6 +188,18 @@ pub async fn soak(
 /// The soak on the embedded default: SQLite under `data_dir`, the development
 /// gateway in process.
 pub async fn run_local(data_dir: PathBuf, options: &ChaosOptions) -> Result<ChaosReport> {
+    run_local_with(data_dir, options, |deps| deps).await
+}
+
+/// The soak with the development gateway in process but other adapters:
+/// `swap` gets the embedded [`Deps`] (SQLite, files, the MCP client of the
+/// gateway) and returns the ones to soak, e.g. the DynamoDB store, S3 and
+/// EventBridge adapters with the same MCP client (`crates/aws/tests/chaos.rs`).
+pub async fn run_local_with(
+    data_dir: PathBuf,
+    options: &ChaosOptions,
+    swap: impl FnOnce(Deps) -> Deps,
+) -> Result<ChaosReport> {
     let mut sys = SystemOptions::embedded(data_dir);
     sys.tool_timeout = options.tool_timeout;
     sys.delay_scale = options.delay_scale;
@@ -201,7 +213,7 @@ pub async fn run_local(data_dir: PathBuf, options: &ChaosOptions) -> Result<Chao
     let gateway = system
         .gateway()
         .context("the soak needs the embedded gateway")?;
-    let report = soak(system.deps.clone(), gateway, options).await;
+    let report = soak(swap(system.deps.clone()), gateway, options).await;
     system.shutdown().await;
     report
 }
