@@ -18,18 +18,26 @@
 //! and gateway, and the same tenants, registry and intents, so the idempotency
 //! keys are equal too. Every scenario runs in both and must give the same state
 //! path (moto: `StateEntered` events of `GetExecutionHistory`), the same task
-//! errors in order (retries included), the same status, error and cause, the
-//! same final output, and the same stored outcome and attempt. Only the values
-//! minted per run are masked before comparing (trace ids, timestamps, object
-//! ids the gateway mints): see [`Masks`].
+//! errors with their causes in order (retries included), the same status,
+//! error and cause, the same final output, and the same stored outcome and
+//! attempt. Only the values minted per run are masked before comparing (trace
+//! ids, timestamps, object ids and the address of each world's gateway,
+//! durations): see `Masks` in `tests/sfn/ending.rs`, which also says where moto
+//! differs from Step Functions (error causes re-serialised). The moto side
+//! (server, API calls, reading the history) is `tests/sfn/moto.rs`.
 //!
 //! Ignored in a plain `cargo test` (it needs moto_server and takes a minute:
 //! moto's interpreter really waits out the Retry intervals). `make test-sfn`
 //! builds the binaries and runs it with `CCX_REQUIRE_MOTO=1`.
 
-use std::collections::{BTreeMap, HashMap};
+#[path = "../sfn/ending.rs"]
+mod ending;
+#[path = "../sfn/moto.rs"]
+mod moto;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,24 +47,22 @@ use ccx_aws::config::{ENV_ARTIFACTS_BUCKET, ENV_EVENT_BUS_NAME, required_by};
 use ccx_aws::provision::create_stack_resources;
 use ccx_aws::{AwsClients, DynamoStore};
 use ccx_core::contracts::{
-    ActionIntentV1, AttemptStatus, CompensationStatus, ExecutionAttempt, OutcomeStatus,
-    TenantConfig,
+    ActionIntentV1, AttemptStatus, CompensationStatus, OutcomeStatus, TenantConfig,
 };
 use ccx_core::fixtures;
 use ccx_core::handlers::Handler;
 use ccx_core::ports::Store;
 use ccx_gateway::{Fault, Gateway, GatewayOptions, RunningGateway};
 use ccx_local::engine::{
-    Engine, EngineOptions, EventDetail, Execution, LambdaFunction, RuntimeApiInvoker, Sleeper,
-    TaskInvoker,
+    Engine, EngineOptions, LambdaFunction, RuntimeApiInvoker, Sleeper, TaskInvoker,
 };
 use ccx_mcp::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET_ARN, ENV_GATEWAY_URL, ENV_TOKEN_URL};
 use ccx_tests::lambda_router::LambdaRouter;
 use chrono::Utc;
+use ending::{Masks, local_ending};
+use moto::{Moto, StepFunctions};
 use serde_json::{Value, json};
 
-/// Guard against a hung emulator; never an assertion on how long things take.
-const LIMIT: Duration = Duration::from_secs(300);
 const REGION: &str = "us-east-1";
 const ACCOUNT_ID: &str = "123456789012";
 const MACHINE: &str = "ccx-execution";
@@ -64,8 +70,6 @@ const TENANT: &str = "t-sfn";
 /// A tenant whose kill switch is on: the validator refuses its intents.
 const TENANT_OFF: &str = "t-sfn-off";
 const ACCOUNT: &str = "a-sfn";
-/// Any SigV4-shaped header: moto reads the region and service from it.
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -106,296 +110,6 @@ fn handler_binaries() -> PathBuf {
         "cargo build of the handler binaries failed"
     );
     profile_dir
-}
-
-// ------------------------------------------------------------------ moto
-
-/// moto's server (`tests/aws/moto_server.py`: moto's app with DynamoDB requests
-/// serialised, as `make test-aws` runs it), killed when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Moto {
-    /// Starts moto with `MOTO_PORT=lambda_port` (where its Step Functions
-    /// interpreter sends Lambda invocations) and switches the interpreter on.
-    /// `None` when the venv has no moto (and `CCX_REQUIRE_MOTO` is unset).
-    async fn start(lambda_port: u16, log: &Path) -> Option<Moto> {
-        let python = std::env::var_os("CCX_SFN_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
-        let has_moto = Command::new(&python)
-            .args(["-c", "import moto.server"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_moto {
-            assert!(
-                std::env::var_os("CCX_REQUIRE_MOTO").is_none(),
-                "CCX_REQUIRE_MOTO is set but {} has no moto (make venv)",
-                python.display()
-            );
-            eprintln!("moto is not installed (make venv): differential test not run");
-            return None;
-        }
-        let http = reqwest::Client::new();
-        // A port found free can be taken before moto binds it: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let file = std::fs::File::create(log).unwrap();
-            let child = Command::new(&python)
-                .arg(workspace_root().join("tests/aws/moto_server.py"))
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("MOTO_PORT", lambda_port.to_string())
-                .stdout(file.try_clone().unwrap())
-                .stderr(file)
-                .spawn()
-                .expect("start moto_server.py");
-            let mut moto = Moto {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
-            let config = json!({"stepfunctions": {"execute_state_machine": true},
-                                "lambda": {"use_docker": false}});
-            for _ in 0..150 {
-                if moto.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                let sent = http
-                    .post(format!("{}/moto-api/config", moto.url))
-                    .json(&config)
-                    .send()
-                    .await;
-                if sent.is_ok_and(|r| r.status().is_success()) {
-                    return Some(moto);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            let _ = moto.child.kill();
-        }
-        panic!(
-            "moto_server did not start; its log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-    }
-}
-
-/// The Step Functions API (JSON 1.0), here through the router.
-struct StepFunctions {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl StepFunctions {
-    async fn call(&self, target: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/", self.url))
-            .header("X-Amz-Target", format!("AWSStepFunctions.{target}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .header("Authorization", AUTH)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("moto answers through the router");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{target} failed: {status} {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-// ------------------------------------------------------------------ results
-
-/// How one execution ended, in terms both engines report.
-#[derive(Debug, Clone, PartialEq)]
-struct Ending {
-    path: Vec<String>,
-    /// `(state, error)` of every failed task attempt, in order (retries included).
-    task_errors: Vec<(String, String)>,
-    status: String,
-    output: Option<Value>,
-    error: Option<String>,
-    /// Parsed when it is JSON: moto re-serialises a Lambda error payload with
-    /// Python's `json.dumps`, which may escape what serde_json writes as is.
-    cause: Option<Value>,
-}
-
-fn parse_cause(cause: Option<&str>) -> Option<Value> {
-    cause.map(|c| serde_json::from_str(c).unwrap_or_else(|_| Value::String(c.to_string())))
-}
-
-fn local_ending(run: &Execution) -> Ending {
-    Ending {
-        path: run.state_path(),
-        task_errors: run
-            .history
-            .iter()
-            .filter_map(|e| match &e.detail {
-                EventDetail::TaskFailed { state, error, .. } => {
-                    Some((state.clone(), error.clone()))
-                }
-                EventDetail::TaskTimedOut { state, .. } => {
-                    Some((state.clone(), "States.Timeout".to_string()))
-                }
-                _ => None,
-            })
-            .collect(),
-        status: run.status.as_str().to_string(),
-        output: run.output.clone(),
-        error: run.error.clone(),
-        cause: parse_cause(run.cause.as_deref()),
-    }
-}
-
-async fn moto_run(sfn: &StepFunctions, name: &str, input: &Value) -> Ending {
-    let started = sfn
-        .call(
-            "StartExecution",
-            json!({"stateMachineArn": machine_arn(), "name": name, "input": input.to_string()}),
-        )
-        .await;
-    let arn = started["executionArn"].as_str().unwrap().to_string();
-    let described = tokio::time::timeout(LIMIT, async {
-        loop {
-            let d = sfn
-                .call("DescribeExecution", json!({"executionArn": arn}))
-                .await;
-            if d["status"] != "RUNNING" {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await
-    .expect("the moto execution finishes");
-    let history = sfn
-        .call(
-            "GetExecutionHistory",
-            json!({"executionArn": arn, "maxResults": 1000}),
-        )
-        .await;
-    let events = history["events"].as_array().unwrap();
-    let mut path = Vec::new();
-    let mut task_errors = Vec::new();
-    let mut failure = None;
-    for e in events {
-        match e["type"].as_str().unwrap_or_default() {
-            t if t.ends_with("StateEntered") => path.push(
-                e["stateEnteredEventDetails"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            ),
-            "LambdaFunctionFailed" => task_errors.push((
-                path.last().cloned().unwrap_or_default(),
-                e["lambdaFunctionFailedEventDetails"]["error"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )),
-            "LambdaFunctionTimedOut" => task_errors.push((
-                path.last().cloned().unwrap_or_default(),
-                "States.Timeout".to_string(),
-            )),
-            "ExecutionFailed" => failure = Some(e["executionFailedEventDetails"].clone()),
-            _ => {}
-        }
-    }
-    let text = |v: Option<&Value>, key: &str| v.and_then(|f| f[key].as_str()).map(str::to_string);
-    Ending {
-        path,
-        task_errors,
-        status: described["status"].as_str().unwrap().to_string(),
-        output: described["output"]
-            .as_str()
-            .map(|s| serde_json::from_str(s).unwrap()),
-        error: text(failure.as_ref(), "error"),
-        cause: parse_cause(text(failure.as_ref(), "cause").as_deref()),
-    }
-}
-
-// ------------------------------------------------------------------ masks
-
-/// The values a run mints that the other engine cannot share: the trace id the
-/// starter writes, the ids the gateway gives the objects it creates, and the
-/// gateway's own address (each world has its gateway, on its own port). Each
-/// is replaced by a placeholder naming it, everywhere it occurs (whole strings
-/// and inside longer ones such as `tool_run_ref` or `object_url`), so that
-/// everything else is compared exactly. Timestamps are masked by shape (RFC
-/// 3339) and measured durations by key ([`MEASURED`]).
-/// Keys whose values are measurements (how long a call took), not results.
-const MEASURED: &[&str] = &["duration_ms"];
-
-#[derive(Default)]
-struct Masks(BTreeMap<String, String>);
-
-impl Masks {
-    /// Masks taken from what the world stored for the scenario's intent.
-    fn from_records(
-        attempt: Option<&ExecutionAttempt>,
-        object_ids: &[String],
-        gateway_url: &str,
-    ) -> Masks {
-        let mut masks = BTreeMap::new();
-        masks.insert(gateway_url.to_string(), "<gateway>".to_string());
-        if let Some(a) = attempt {
-            masks.insert(a.trace_id.clone(), "<trace_id>".to_string());
-        }
-        for (i, id) in object_ids.iter().enumerate() {
-            masks.insert(id.clone(), format!("<object_id_{i}>"));
-        }
-        Masks(masks)
-    }
-
-    fn apply(&self, value: &Value) -> Value {
-        match value {
-            Value::String(s) => {
-                if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
-                    return json!("<timestamp>");
-                }
-                let mut out = s.clone();
-                for (raw, placeholder) in &self.0 {
-                    out = out.replace(raw.as_str(), placeholder);
-                }
-                Value::String(out)
-            }
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.apply(v)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| match MEASURED.contains(&k.as_str()) {
-                        true => (k.clone(), json!(format!("<{k}>"))),
-                        false => (k.clone(), self.apply(v)),
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-
-    fn ending(&self, e: &Ending) -> Ending {
-        Ending {
-            output: e.output.as_ref().map(|v| self.apply(v)),
-            cause: e.cause.as_ref().map(|v| self.apply(v)),
-            ..e.clone()
-        }
-    }
 }
 
 // ------------------------------------------------------------------ worlds
@@ -710,7 +424,10 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
     std::fs::create_dir_all(&logs).unwrap();
     // The router's port exists before moto, which needs it as MOTO_PORT.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = workspace_root();
     let Some(moto) = Moto::start(
+        &moto::python(&root),
+        &root.join("tests/aws/moto_server.py"),
         listener.local_addr().unwrap().port(),
         &logs.join("moto.log"),
     )
@@ -775,7 +492,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
                 world.gateway.script_faults(fault, count);
             }
         }
-        let theirs = moto_run(&sfn, s.name, &input).await;
+        let theirs = sfn.run(&machine_arn(), s.name, &input).await;
         let ours = local_ending(&engine.execute(s.name, input.clone()).await);
         let (their_records, their_masks) = sfn_world.records(s.tenant, s.intent).await;
         let (our_records, our_masks) = local_world.records(s.tenant, s.intent).await;
@@ -796,7 +513,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
             );
             problems.expect_eq(
                 &format!("{label} task errors"),
-                &ending.task_errors,
+                &ending.task_error_names(),
                 &task_errors,
             );
         }
