@@ -530,6 +530,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
             &our_records,
         );
     }
+    lambda_service_errors(&mut problems, &sfn, &local_world).await;
     // The gateway saw the same external effects in both worlds: the two
     // successes' objects live, the compensated one deleted.
     for world in [&sfn_world, &local_world] {
@@ -564,6 +565,56 @@ impl Problems {
             self.0.push(format!("{what}:\n  {left:?}\n  {right:?}"));
         }
     }
+}
+
+/// Where moto's interpreter differs from Step Functions, pinned so that it is
+/// known (and noticed when moto changes): a Lambda *service* error, i.e. an
+/// error answer of the Invoke API itself (404 ResourceNotFoundException, 429
+/// TooManyRequestsException, 5xx), is named `Exception` by moto, with the
+/// service's message as cause (`StateTaskLambda._from_error` in
+/// `moto/stepfunctions/parser/asl/component/state/exec/state_task/state_task_lambda.py`:
+/// every botocore `ClientError` becomes `CustomErrorName("Exception")`). Step
+/// Functions names these `Lambda.<...>` (`Lambda.ServiceException`,
+/// `Lambda.TooManyRequestsException`, ...), which is what the definition's
+/// second Retry of every Task matches, and what the local engine reports. So
+/// on moto that Retry never applies. None of the workflow scenarios meets a
+/// service error (the router serves every function of the definition), so the
+/// comparison above is unaffected; a function error (`X-Amz-Function-Error`)
+/// is named by its `errorType` in both, as the scenarios show.
+async fn lambda_service_errors(problems: &mut Problems, sfn: &StepFunctions, local: &World) {
+    let task = |function: &str| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "End": true,
+            "Resource": format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}")}}})
+        .to_string()
+    };
+    let created = sfn
+        .call(
+            "CreateStateMachine",
+            json!({"name": "ccx-missing-function", "definition": task("nobody"),
+                   "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/ccx-sfn")}),
+        )
+        .await;
+    let theirs = sfn
+        .run(
+            created["stateMachineArn"].as_str().unwrap(),
+            "missing-function",
+            &json!({}),
+        )
+        .await;
+    let ours = Engine::new(&task("nobody"), &HashMap::new(), local.functions.clone())
+        .unwrap()
+        .execute("missing-function", json!({}))
+        .await;
+    problems.expect_eq(
+        "missing function: moto's error (a known difference)",
+        &theirs.error.as_deref(),
+        &Some("Exception"),
+    );
+    problems.expect_eq(
+        "missing function: the local engine's error (as Step Functions)",
+        &ours.error.as_deref(),
+        &Some("Lambda.ResourceNotFoundException"),
+    );
 }
 
 /// What each scenario must have stored (compared between the worlds above).
