@@ -287,24 +287,34 @@ async fn duplicate_start_ends_without_writing_anything() {
 
 #[tokio::test]
 async fn start_failure_records_nothing() {
-    // A permanent error, and a transient one that outlives its retries.
-    for (errors, calls) in [
-        (
-            vec![ExecutionError::validation(
-                "INTENT_NOT_FOUND",
-                "no intent ai-1",
-            )],
-            1,
-        ),
-        (vec![transient("STORE_UNAVAILABLE"); 4], 4),
-    ] {
-        let o = run(Script::default().raise(Handler::Starter, errors)).await;
-        assert_eq!(o.path(), path(&["StartExecution", "StartFailed"]));
-        assert_eq!(o.run.error.as_deref(), Some("StartFailed"));
-        let r = o.received();
-        assert_eq!(r.starter.len(), calls);
-        assert!(r.failure_recorder.is_empty() && r.recorder.is_empty());
-    }
+    let o = run(Script::default().raise(
+        Handler::Starter,
+        [ExecutionError::validation(
+            "INTENT_NOT_FOUND",
+            "no intent ai-1",
+        )],
+    ))
+    .await;
+    assert_eq!(o.path(), path(&["StartExecution", "StartFailed"]));
+    assert_eq!(o.run.error.as_deref(), Some("StartFailed"));
+    let r = o.received();
+    assert_eq!(r.starter.len(), 1);
+    assert!(r.failure_recorder.is_empty() && r.recorder.is_empty());
+}
+
+/// A transient error outliving its retries may come after the lock was taken:
+/// the execution fails at StartExecution, unrecorded, to be redriven (the
+/// starter reclaims its own lock by execution id), never ending in StartFailed
+/// with a lock nobody will release.
+#[tokio::test]
+async fn an_exhausted_start_is_left_for_redrive() {
+    let o = run(Script::default().raise(Handler::Starter, vec![transient("STORE_UNAVAILABLE"); 4]))
+        .await;
+    assert_eq!(o.path(), path(&["StartExecution"]));
+    assert_eq!(o.run.error.as_deref(), Some("TransientError"));
+    let r = o.received();
+    assert_eq!(r.starter.len(), 4);
+    assert!(r.validator.is_empty() && r.failure_recorder.is_empty() && r.recorder.is_empty());
 }
 
 /// Every failure before or at the tool call is recorded by the failure recorder

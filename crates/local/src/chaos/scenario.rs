@@ -18,15 +18,15 @@ pub const ACCOUNTS: [&str; 2] = ["account-1", "account-2"];
 
 /// Handlers with a `Catch` that records a failure once their retries run out:
 /// crashes there are kept within the retry budget, so they are absorbed.
-const ABSORBED: [Handler; 4] = [
-    Handler::Starter,
+const ABSORBED: [Handler; 3] = [
     Handler::Validator,
     Handler::ToolMapper,
     Handler::Compensation,
 ];
-/// Handlers whose exhausted crashes fail the execution uncaught (the tool call,
-/// the recorders): crashed often enough, the execution must be redriven.
-const REDRIVEN: [Handler; 3] = [
+/// Handlers whose exhausted crashes fail the execution uncaught (the starter,
+/// the tool call, the recorders): crashed often enough, the execution must be redriven.
+const REDRIVEN: [Handler; 4] = [
+    Handler::Starter,
     Handler::ToolInvoker,
     Handler::Recorder,
     Handler::FailureRecorder,
