@@ -16,6 +16,16 @@ pub struct TaskError {
     pub cause: Option<Value>,
 }
 
+impl TaskError {
+    /// The `code` of the `{class, code, message}` JSON our handlers put in
+    /// the payload's `errorMessage`.
+    pub fn code(&self) -> Option<String> {
+        let message = self.cause.as_ref()?.get("errorMessage")?.as_str()?;
+        let structured: Value = serde_json::from_str(message).ok()?;
+        structured.get("code")?.as_str().map(str::to_string)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
     /// The states entered, in order.

@@ -297,6 +297,8 @@ struct Scenario {
     path: &'static [&'static str],
     status: &'static str,
     task_errors: &'static [(&'static str, &'static str)],
+    /// The `code` the last failed task reported in its Lambda error payload.
+    last_code: Option<&'static str>,
 }
 
 const UP_TO_TOOL: [&str; 4] = [
@@ -327,17 +329,19 @@ fn scenarios() -> Vec<Scenario> {
             path: SUCCESS_PATH,
             status: "SUCCEEDED",
             task_errors: &[],
+            last_code: None,
         },
         // The intent of `success` again: already terminal, so the starter
         // raises DuplicateStartError and the execution ends without a write.
         Scenario {
-            name: "duplicate-start",
+            name: "duplicate-start-after-success",
             tenant: TENANT,
             intent: "ai-sfn-ok",
             faults: None,
             path: &["StartExecution", "DuplicateStartIgnored"],
             status: "SUCCEEDED",
             task_errors: &[("StartExecution", "DuplicateStartError")],
+            last_code: Some("ALREADY_TERMINAL"),
         },
         Scenario {
             name: "validation-failure",
@@ -353,6 +357,7 @@ fn scenarios() -> Vec<Scenario> {
             ],
             status: "FAILED",
             task_errors: &[("ValidatePreflight", "ValidationError")],
+            last_code: Some("TENANT_EXECUTION_DISABLED"),
         },
         Scenario {
             name: "transient-then-success",
@@ -362,6 +367,7 @@ fn scenarios() -> Vec<Scenario> {
             path: SUCCESS_PATH,
             status: "SUCCEEDED",
             task_errors: &[("InvokeTool", "TransientError")],
+            last_code: None,
         },
         // 1 call + 3 retries, all 503: the outcome is unknown, so nothing
         // catches it and the execution fails unrecorded (lock stays RUNNING).
@@ -378,6 +384,20 @@ fn scenarios() -> Vec<Scenario> {
                 ("InvokeTool", "TransientError"),
                 ("InvokeTool", "TransientError"),
             ],
+            last_code: None,
+        },
+        // The intent of `retries-exhausted` again, while its lock is RUNNING
+        // (another execution holds it): ignored, and the live attempt is never
+        // marked FAILED.
+        Scenario {
+            name: "duplicate-start-while-running",
+            tenant: TENANT,
+            intent: "ai-sfn-exhausted",
+            faults: None,
+            path: &["StartExecution", "DuplicateStartIgnored"],
+            status: "SUCCEEDED",
+            task_errors: &[("StartExecution", "DuplicateStartError")],
+            last_code: Some("LOCK_HELD"),
         },
         Scenario {
             name: "tool-failure-compensated",
@@ -397,6 +417,7 @@ fn scenarios() -> Vec<Scenario> {
             ],
             status: "FAILED",
             task_errors: &[],
+            last_code: None,
         },
     ]
 }
@@ -516,6 +537,13 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
                 &ending.task_error_names(),
                 &task_errors,
             );
+            if let Some(code) = s.last_code {
+                problems.expect_eq(
+                    &format!("{label} code of the last task error"),
+                    &ending.task_errors.last().and_then(|t| t.code()),
+                    &Some(code.to_string()),
+                );
+            }
         }
         check_records(&mut problems, &s, &their_records);
         // ... and both agree on everything else, minted values masked.
@@ -624,7 +652,7 @@ fn check_records(problems: &mut Problems, s: &Scenario, records: &Value) {
         problems.expect_eq(&format!("{}: stored {field}", s.name), got, &want);
     };
     match s.name {
-        "success" | "duplicate-start" | "transient-then-success" => {
+        "success" | "duplicate-start-after-success" | "transient-then-success" => {
             expect(
                 "attempt status",
                 &attempt["status"],
@@ -660,7 +688,7 @@ fn check_records(problems: &mut Problems, s: &Scenario, records: &Value) {
             );
             expect("error class", &outcome["error_class"], json!("VALIDATION"));
         }
-        "retries-exhausted" => {
+        "retries-exhausted" | "duplicate-start-while-running" => {
             // The outcome is unknown: nothing recorded, the lock stays RUNNING.
             expect(
                 "attempt status",
