@@ -84,3 +84,111 @@ impl Engine {
             .await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::{TaskFailure, TaskInvoker};
+
+    /// Fails the first `failures` calls with `Lambda.Unknown`, then echoes
+    /// `{"seen": input}`; records every input.
+    struct FlakyOnce {
+        failures: Mutex<u32>,
+        inputs: Mutex<Vec<Value>>,
+    }
+
+    #[async_trait]
+    impl TaskInvoker for FlakyOnce {
+        async fn invoke(&self, _resource: &str, input: Value) -> Result<Value, TaskFailure> {
+            self.inputs.lock().unwrap().push(input.clone());
+            let mut left = self.failures.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(TaskFailure::new("Lambda.Unknown", None));
+            }
+            Ok(json!({"seen": input}))
+        }
+    }
+
+    const DEFINITION: &str = r#"{
+      "StartAt": "First",
+      "States": {
+        "First": {"Type": "Pass", "Result": {"n": 1}, "ResultPath": "$.first", "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:local:0:function:work",
+                 "Parameters": {"n.$": "$.first.n", "id.$": "$$.Execution.Name"},
+                 "ResultPath": "$.work",
+                 "Catch": [{"ErrorEquals": ["Refused"], "Next": "Refused"}],
+                 "End": true},
+        "Refused": {"Type": "Fail", "Error": "Refused"}
+      }
+    }"#;
+
+    fn engine(failures: u32) -> (Engine, Arc<FlakyOnce>) {
+        let invoker = Arc::new(FlakyOnce {
+            failures: Mutex::new(failures),
+            inputs: Mutex::new(vec![]),
+        });
+        let engine = Engine::new(DEFINITION, &HashMap::new(), invoker.clone()).unwrap();
+        (engine, invoker)
+    }
+
+    #[tokio::test]
+    async fn a_failed_task_is_rerun_with_its_input_under_the_same_name() {
+        let (engine, invoker) = engine(1);
+        let failed = engine.execute("run-1", json!({"x": 1})).await;
+        assert_eq!(failed.status, ExecutionStatus::Failed);
+        assert_eq!(failed.error.as_deref(), Some("Lambda.Unknown"));
+        let (state, input) = engine.redrive_target(&failed).unwrap();
+        assert_eq!(state, "Work");
+        assert_eq!(input, json!({"x": 1, "first": {"n": 1}}));
+
+        let redriven = engine.redrive(&failed).await.unwrap();
+        assert_eq!(redriven.status, ExecutionStatus::Succeeded);
+        assert_eq!(redriven.name, "run-1");
+        assert_eq!(redriven.execution_arn, failed.execution_arn);
+        assert_eq!(
+            redriven.state_path(),
+            ["Work"],
+            "the Pass state is not rerun"
+        );
+        assert_eq!(
+            redriven.output.as_ref().unwrap()["work"],
+            json!({"seen": {"n": 1, "id": "run-1"}})
+        );
+        let inputs = invoker.inputs.lock().unwrap();
+        assert_eq!(inputs.len(), 2);
+        assert_eq!(inputs[0], inputs[1], "the rerun gets the same task input");
+
+        assert_eq!(
+            engine.redrive_target(&redriven),
+            Err(RedriveError::Succeeded("run-1".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_execution_ended_by_a_fail_state_is_not_redriven() {
+        struct Refuse;
+        #[async_trait]
+        impl TaskInvoker for Refuse {
+            async fn invoke(&self, _: &str, _: Value) -> Result<Value, TaskFailure> {
+                Err(TaskFailure::new("Refused", None))
+            }
+        }
+        let engine = Engine::new(DEFINITION, &HashMap::new(), Arc::new(Refuse)).unwrap();
+        let failed = engine.execute("run-2", json!({})).await;
+        assert_eq!(failed.error.as_deref(), Some("Refused"));
+        assert_eq!(
+            engine.redrive(&failed).await.unwrap_err(),
+            RedriveError::EndedInFailState {
+                name: "run-2".into(),
+                state: "Refused".into()
+            }
+        );
+    }
+}
