@@ -124,3 +124,114 @@ pub async fn prove_replays(
     }
     Ok((no_second_write, refused))
 }
+
+#[cfg(test)]
+mod tests {
+    use ccx_core::fixtures;
+
+    use super::*;
+    use crate::chaos::scenario;
+    use crate::system::{LocalSystem, SystemOptions};
+
+    /// One intent against the development gateway: done once, then replayed
+    /// with a reason and a requester. The replay is a new audited attempt and
+    /// the gateway's write log for the key does not move.
+    #[tokio::test]
+    async fn a_replay_of_a_succeeded_intent_writes_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = SystemOptions::embedded(dir.path());
+        options.delay_scale = 0.001;
+        let system = LocalSystem::open(options).await.unwrap();
+        let gateway = system.gateway().unwrap();
+        let store = system.store.as_ref();
+        let now = chrono::Utc::now();
+        for entry in scenario::registry(now) {
+            store.put_registry_entry(&entry).await.unwrap();
+        }
+        store
+            .put_tenant_config(&fixtures::tenant_enabled("t1"))
+            .await
+            .unwrap();
+        let mut intent = fixtures::intent("t1", "a1", "ai-replay");
+        intent.expires_at = now + chrono::Duration::hours(1);
+        store.put_intent(&intent).await.unwrap();
+
+        let first = system
+            .publish(&fixtures::action_approved_event("t1", "a1", "ai-replay"))
+            .await
+            .unwrap();
+        assert_eq!(
+            first.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            first.cause
+        );
+        let before = store
+            .get_outcome("t1", "a1", "ai-replay")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(gateway.writes_for_key(&before.idempotency_key), 1);
+
+        let replay = system
+            .execute(
+                "replay-1",
+                json!({"action_intent_id": "ai-replay", "tenant_id": "t1", "account_id": "a1",
+                    "replay": {"reason": "customer asked again", "requested_by": "ops:alice"}}),
+            )
+            .await;
+        assert_eq!(
+            replay.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            replay.cause
+        );
+        let invocation = &replay.task_inputs("RecordOutcome")[0]["invocation"];
+        assert_eq!(
+            invocation["deduplicated"],
+            json!(true),
+            "replayed from the dedupe record"
+        );
+        assert_eq!(
+            gateway.writes_for_key(&before.idempotency_key),
+            1,
+            "no second write"
+        );
+
+        let after = store
+            .get_outcome("t1", "a1", "ai-replay")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.status, OutcomeStatus::Succeeded);
+        assert_eq!(after.attempt_count, 2);
+        assert_ne!(after.trace_id, before.trace_id);
+        assert_eq!(after.external_object_refs, before.external_object_refs);
+        let ledger = store.ledger_by_trace("t1", &after.trace_id).await.unwrap();
+        let types: Vec<_> = ledger.iter().map(|e| e.event_type).collect();
+        assert_eq!(
+            types,
+            [
+                LedgerEventType::ReplayRequested,
+                LedgerEventType::ExecutionStarted,
+                LedgerEventType::ActionExecuted
+            ]
+        );
+        assert_eq!(ledger[0].data["reason"], "customer asked again");
+        assert_eq!(ledger[0].data["requested_by"], "ops:alice");
+        assert_eq!(
+            ledger[0].data["previous_trace_id"],
+            before.trace_id.as_str()
+        );
+        // The first execution's ledger is untouched.
+        assert_eq!(
+            store
+                .ledger_by_trace("t1", &before.trace_id)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        system.shutdown().await;
+    }
+}
