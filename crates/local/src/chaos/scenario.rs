@@ -153,6 +153,41 @@ fn crashes(rng: &mut StdRng) -> Vec<Crash> {
 mod tests {
     use super::*;
 
+    /// The plans keep absorbed crashes within the definition's retry budget.
+    #[test]
+    fn crash_retries_match_the_definition() {
+        let def: serde_json::Value = serde_json::from_str(crate::engine::EXECUTION_ASL).unwrap();
+        let tasks: Vec<_> = def["States"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|s| s["Type"] == "Task")
+            .collect();
+        assert_eq!(tasks.len(), 7);
+        for task in tasks {
+            let retrier = task["Retry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["ErrorEquals"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|e| e == "Lambda.Unknown")
+                })
+                .expect("every task retries Lambda crashes");
+            assert_eq!(retrier["MaxAttempts"], json!(CRASH_RETRIES));
+            assert!(
+                retrier["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == "Sandbox.Timedout")
+            );
+        }
+    }
+
     #[test]
     fn plans_are_reproducible_and_varied() {
         let now = fixtures::t0();
