@@ -56,7 +56,9 @@ pub struct ChaosOptions {
     pub max_duration: Duration,
     /// Multiplies the state machine's retry delays.
     pub delay_scale: f64,
-    /// MCP request timeout; the gateway holds a timed-out answer twice as long.
+    /// MCP request timeout (short, so timeouts are cheap to inject, yet long
+    /// enough that a loaded machine does not time out ordinary calls); the
+    /// gateway holds a timed-out answer twice as long.
     pub tool_timeout: Duration,
     pub faults: Faults,
     /// SUCCEEDED intents replayed after the checks.
@@ -71,7 +73,7 @@ impl Default for ChaosOptions {
             concurrency: 16,
             max_duration: Duration::from_secs(240),
             delay_scale: 0.001,
-            tool_timeout: Duration::from_millis(500),
+            tool_timeout: Duration::from_secs(1),
             faults: default_faults(7),
             replays: 200,
         }
@@ -88,7 +90,7 @@ pub fn default_faults(seed: u64) -> Faults {
         rate_tool_error: 0.02,
         rate_partial: 0.03,
         seed,
-        timeout_delay: Duration::from_secs(1),
+        timeout_delay: Duration::from_secs(2),
     }
 }
 
