@@ -432,7 +432,9 @@ fn intent(tenant: &str, id: &str) -> ActionIntentV1 {
 }
 
 fn set_env(name: &str, value: &str) {
-    // SAFETY: the only test of this binary, set before any thread reads them.
+    // SAFETY: the only test of this binary; set before the worlds, the router
+    // and the gateways exist, while the runtime's workers are idle, so no other
+    // thread reads the environment meanwhile.
     unsafe { std::env::set_var(name, value) }
 }
 
