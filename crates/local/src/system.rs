@@ -57,18 +57,9 @@ impl SystemOptions {
     }
 }
 
-/// The rule of `ccx-infra` in the form the local event bus evaluates.
+/// The rule the stack deploys, as the local event bus evaluates it.
 pub fn deployed_rule() -> EventRule {
-    let def = ccx_infra::event_rule::event_rule();
-    EventRule {
-        event_pattern: def.event_pattern,
-        input_paths_map: def
-            .input_paths_map
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
-            .collect(),
-        input_template: def.input_template,
-    }
+    EventRule::deployed()
 }
 
 pub struct LocalSystem {

@@ -1,21 +1,36 @@
 //! The event path of the embedded default: an `ACTION_APPROVED` event is matched
 //! by the rule's pattern and turned into an execution input by its input
-//! transformer, the very definition the infrastructure deploys (`ccx-infra`).
+//! transformer. Both the rule and its evaluation come from `ccx-infra`, the very
+//! definition the stack deploys; this module adds what the local bus needs on top:
+//! refusing, with a reason, an event that would start a useless execution.
 
-pub mod pattern;
-pub mod transformer;
-
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
+use ccx_infra::event_rule::{EventRuleDef, pattern, transformer};
 use serde_json::Value;
 
-/// An EventBridge rule as far as routing is concerned.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The deployed rule, evaluated on the local bus.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventRule {
-    pub event_pattern: Value,
-    pub input_paths_map: BTreeMap<String, String>,
-    pub input_template: String,
+    def: EventRuleDef,
+}
+
+impl EventRule {
+    /// The rule the stack deploys (`ccx_infra::event_rule()`).
+    pub fn deployed() -> Self {
+        Self::new(ccx_infra::event_rule::event_rule())
+    }
+
+    pub fn new(def: EventRuleDef) -> Self {
+        Self { def }
+    }
+
+    pub fn def(&self) -> &EventRuleDef {
+        &self.def
+    }
+
+    /// Matches and transforms `event` into the execution input, or says why not.
+    pub fn route(&self, event: &Value) -> Result<Value, EventError> {
+        route(&self.def, event)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,39 +55,80 @@ pub enum EventError {
 /// Fields every execution input must carry as non-empty strings.
 const REQUIRED: [&str; 3] = ["action_intent_id", "tenant_id", "account_id"];
 
-impl EventRule {
-    /// Matches and transforms `event` into the execution input, or says why not.
-    pub fn route(&self, event: &Value) -> Result<Value, EventError> {
-        pattern::validate(&self.event_pattern)?;
-        let Some(obj) = event.as_object() else {
-            return Err(EventError::NotAnEvent);
-        };
-        if !obj.contains_key("source") || !obj.contains_key("detail-type") {
-            return Err(EventError::NotAnEvent);
-        }
-        if !pattern::matches(&self.event_pattern, event) {
-            return Err(EventError::NoMatch {
-                event_source: obj["source"].to_string(),
-                detail_type: obj["detail-type"].to_string(),
-            });
-        }
-        let input = transformer::transform(&self.input_paths_map, &self.input_template, event)?;
-        let bad: Vec<String> = REQUIRED
-            .iter()
-            .filter(|f| {
-                input
-                    .get(**f)
-                    .and_then(Value::as_str)
-                    .is_none_or(|s| s.trim().is_empty())
-            })
-            .map(|f| format!("detail.data.{f}"))
-            .collect();
-        if !bad.is_empty() {
-            return Err(EventError::Malformed(format!(
-                "missing or non-string {}",
-                bad.join(", ")
-            )));
-        }
-        Ok(input)
+/// Matches and transforms `event` into the execution input, or says why not.
+pub fn route(rule: &EventRuleDef, event: &Value) -> Result<Value, EventError> {
+    pattern::validate(&rule.event_pattern)?;
+    let Some(obj) = event.as_object() else {
+        return Err(EventError::NotAnEvent);
+    };
+    if !obj.contains_key("source") || !obj.contains_key("detail-type") {
+        return Err(EventError::NotAnEvent);
+    }
+    if !rule.matches(event) {
+        return Err(EventError::NoMatch {
+            event_source: obj["source"].to_string(),
+            detail_type: obj["detail-type"].to_string(),
+        });
+    }
+    let input = transformer::transform(&rule.paths(), &rule.input_template, event)?;
+    let bad: Vec<String> = REQUIRED
+        .iter()
+        .filter(|f| {
+            input
+                .get(**f)
+                .and_then(Value::as_str)
+                .is_none_or(|s| s.trim().is_empty())
+        })
+        .map(|f| format!("detail.data.{f}"))
+        .collect();
+    if !bad.is_empty() {
+        return Err(EventError::Malformed(format!(
+            "missing or non-string {}",
+            bad.join(", ")
+        )));
+    }
+    Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn approved(data: Value) -> Value {
+        json!({"source": "cc-native", "detail-type": "ACTION_APPROVED", "detail": {"data": data}})
+    }
+
+    #[test]
+    fn routes_an_approved_event_into_the_execution_input() {
+        let input = EventRule::deployed()
+            .route(&approved(
+                json!({"action_intent_id": "ai1", "tenant_id": "t1", "account_id": "a1"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            input,
+            json!({"action_intent_id": "ai1", "tenant_id": "t1", "account_id": "a1", "replay": null})
+        );
+    }
+
+    #[test]
+    fn refuses_what_would_start_a_useless_execution() {
+        let rule = EventRule::deployed();
+        assert_eq!(rule.route(&json!([1])), Err(EventError::NotAnEvent));
+        let e = rule
+            .route(&approved(
+                json!({"action_intent_id": "ai1", "tenant_id": " ", "account_id": 7}),
+            ))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed ACTION_APPROVED event: missing or non-string detail.data.tenant_id, detail.data.account_id; nothing started"
+        );
+        let other = json!({"source": "elsewhere", "detail-type": "ACTION_APPROVED", "detail": {}});
+        assert!(matches!(
+            rule.route(&other),
+            Err(EventError::NoMatch { .. })
+        ));
     }
 }

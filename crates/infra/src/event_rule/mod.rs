@@ -4,6 +4,9 @@
 //! `infra/event_rule.json` (written by `make synth`) so that both start executions
 //! from the same events with the same input.
 
+pub mod pattern;
+pub mod transformer;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -60,10 +63,18 @@ impl EventRuleDef {
         })
     }
 
-    /// Does `event` match the pattern? Supports what this rule's pattern uses: top
-    /// level fields (and nested objects) matched against a list of exact values.
+    /// Does `event` match the pattern? EventBridge semantics for the subset in
+    /// [`pattern`] (exact values, nested objects, content filters).
     pub fn matches(&self, event: &Value) -> bool {
-        pattern_matches(&self.event_pattern, event)
+        pattern::matches(&self.event_pattern, event)
+    }
+
+    /// `InputPathsMap` as placeholder -> path strings.
+    pub fn paths(&self) -> std::collections::BTreeMap<String, String> {
+        self.input_paths_map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect()
     }
 
     /// The execution input EventBridge would send for `event`, or `None` when the
@@ -73,36 +84,8 @@ impl EventRuleDef {
         if !self.matches(event) {
             return None;
         }
-        let mut text = self.input_template.clone();
-        for (name, path) in &self.input_paths_map {
-            let path = path.as_str().unwrap_or_default();
-            let value = resolve_path(event, path).cloned().unwrap_or(Value::Null);
-            text = text.replace(&format!("<{name}>"), &value.to_string());
-        }
-        serde_json::from_str(&text).ok()
+        transformer::transform(&self.paths(), &self.input_template, event).ok()
     }
-}
-
-fn pattern_matches(pattern: &Value, event: &Value) -> bool {
-    let Some(fields) = pattern.as_object() else {
-        return false;
-    };
-    fields.iter().all(|(key, expected)| {
-        let actual = event.get(key);
-        match expected {
-            Value::Array(allowed) => actual.is_some_and(|a| allowed.contains(a)),
-            Value::Object(_) => actual.is_some_and(|a| pattern_matches(expected, a)),
-            _ => false,
-        }
-    })
-}
-
-/// `$.a.b.c` paths (the only form the transformer uses).
-fn resolve_path<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
-    let rest = path.strip_prefix('$')?;
-    rest.split('.')
-        .filter(|s| !s.is_empty())
-        .try_fold(event, |v, key| v.get(key))
 }
 
 #[cfg(test)]
