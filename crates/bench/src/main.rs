@@ -16,7 +16,7 @@ use clap::Parser;
 #[command(about = "Benchmarks of the execution layer (see BENCHMARKS.md)")]
 struct Args {
     /// Folder of the seven handler binaries.
-    #[arg(long, default_value = "target/bench-release")]
+    #[arg(long, default_value = "target/bench-build/bench-release")]
     bin_dir: PathBuf,
     /// Cargo profile the binaries were built with (reported only).
     #[arg(long, default_value = "bench-release")]

@@ -21,8 +21,8 @@ use ccx_core::contracts::{
 use ccx_core::error::Result;
 use ccx_core::handlers::Handler;
 use ccx_core::ports::{
-    ArtifactStore, EventPublisher, ExecutionEvent, McpClient, Store, TerminalWrite,
-    TerminalWriteResult, ToolCallResponse,
+    ArtifactStore, EventPublisher, ExecutionEvent, McpClient, PreflightRecords, Store,
+    TerminalWrite, TerminalWriteResult, ToolCallResponse,
 };
 use ccx_local::engine::{InProcessInvoker, TaskFailure, TaskInvoker, function_name};
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,8 @@ use serde_json::Value;
 pub enum OpKind {
     /// GetItem / Query, strongly consistent.
     Read,
+    /// BatchGetItem, strongly consistent: one round trip, each item billed.
+    BatchRead,
     /// PutItem (conditional or not).
     Write,
     /// TransactWriteItems.
@@ -139,11 +141,12 @@ impl Meter {
         let (rru, wru) = match kind {
             // A Query bills the summed size of what it returns, rounded up once.
             OpKind::Read => (read_units(bytes), 0.0),
+            OpKind::BatchRead => (item_sizes.iter().map(|b| read_units(*b)).sum(), 0.0),
             OpKind::Write => (0.0, item_sizes.iter().map(|b| write_units(*b)).sum()),
             OpKind::Transaction => (0.0, item_sizes.iter().map(|b| 2.0 * write_units(*b)).sum()),
         };
         match kind {
-            OpKind::Read => s.store_reads += 1,
+            OpKind::Read | OpKind::BatchRead => s.store_reads += 1,
             OpKind::Write => s.store_writes += 1,
             OpKind::Transaction => s.store_transactions += 1,
         }
@@ -306,6 +309,29 @@ impl Store for CountingStore {
         let r = self.inner.ledger_by_trace(tenant_id, trace_id).await?;
         let sizes: Vec<u64> = r.iter().map(json_len).collect();
         self.count("ledger_by_trace", OpKind::Read, &[sizes.iter().sum()]);
+        Ok(r)
+    }
+
+    async fn get_preflight(&self, t: &str, a: &str, id: &str) -> Result<PreflightRecords> {
+        let r = self.inner.get_preflight(t, a, id).await?;
+        let sizes = [
+            size_of_opt(&r.intent),
+            json_len(&r.global),
+            size_of_opt(&r.tenant),
+        ];
+        self.count("get_preflight", OpKind::BatchRead, &sizes);
+        Ok(r)
+    }
+
+    async fn get_intent_and_attempt(
+        &self,
+        t: &str,
+        a: &str,
+        id: &str,
+    ) -> Result<(Option<ActionIntentV1>, Option<ExecutionAttempt>)> {
+        let r = self.inner.get_intent_and_attempt(t, a, id).await?;
+        let sizes = [size_of_opt(&r.0), size_of_opt(&r.1)];
+        self.count("get_intent_and_attempt", OpKind::BatchRead, &sizes);
         Ok(r)
     }
 }
@@ -532,9 +558,12 @@ mod attribution_tests {
         assert_eq!(err.error, "ValidationError");
         let s = meter.snapshot();
         assert_eq!(s.lambda["validator"].invocations, 1);
-        assert_eq!(s.lambda["validator"].round_trips, 1, "one get_intent");
+        assert_eq!(s.lambda["validator"].round_trips, 1, "one batched read");
         assert_eq!(s.lambda["validator"].input_bytes, json_len(&input));
-        assert_eq!(s.store_ops["get_intent"].calls, 1);
+        // The intent and both kill switches: three items, each billed.
+        assert_eq!(s.store_ops["get_preflight"].calls, 1);
+        assert_eq!(s.store_ops["get_preflight"].items, 3);
+        assert_eq!(s.read_request_units, 3.0);
         assert_eq!(s.store_reads, 1);
     }
 }

@@ -31,6 +31,15 @@ pub enum TerminalWriteResult {
     AlreadyRecorded,
 }
 
+/// What the preflight (validator) reads: the intent and both kill switches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightRecords {
+    pub intent: Option<ActionIntentV1>,
+    /// Absent record means "no global stop".
+    pub global: GlobalControls,
+    pub tenant: Option<TenantConfig>,
+}
+
 /// Every record store of the execution layer. Methods are domain operations, not a
 /// generic key-value API, so that each implementation can use its native
 /// conditional writes and transactions.
@@ -96,6 +105,41 @@ pub trait Store: Send + Sync {
     // ledger (append-only; entries whose id exists are skipped, not duplicated)
     async fn append_ledger(&self, entries: &[LedgerEntry]) -> Result<()>;
     async fn ledger_by_trace(&self, tenant_id: &str, trace_id: &str) -> Result<Vec<LedgerEntry>>;
+
+    // batched reads: one round trip where the store can batch (BatchGetItem on
+    // DynamoDB, one blocking hop on SQLite). The defaults read one by one, so
+    // a store that does not override them behaves exactly as before.
+
+    /// The intent, the global controls and the tenant's config (the validator).
+    async fn get_preflight(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<PreflightRecords> {
+        Ok(PreflightRecords {
+            intent: self
+                .get_intent(tenant_id, account_id, action_intent_id)
+                .await?,
+            global: self.get_global_controls().await?,
+            tenant: self.get_tenant_config(tenant_id).await?,
+        })
+    }
+
+    /// The intent and its attempt (the execution lock), read together by the starter.
+    async fn get_intent_and_attempt(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<(Option<ActionIntentV1>, Option<ExecutionAttempt>)> {
+        Ok((
+            self.get_intent(tenant_id, account_id, action_intent_id)
+                .await?,
+            self.get_attempt(tenant_id, account_id, action_intent_id)
+                .await?,
+        ))
+    }
 }
 
 /// Raw tool responses too large to carry in the state (S3, or files locally).

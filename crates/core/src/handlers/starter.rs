@@ -52,18 +52,19 @@ enum Claim {
 )]
 pub async fn handle(deps: &Deps, input: StarterInput) -> Result<StarterOutput, ExecutionError> {
     let store = &deps.store;
-    let intent = store
-        .get_intent(&input.tenant_id, &input.account_id, &input.action_intent_id)
-        .await?
-        .ok_or_else(|| {
-            ExecutionError::validation(
-                "INTENT_NOT_FOUND",
-                format!(
-                    "intent {} not found for tenant {} account {}",
-                    input.action_intent_id, input.tenant_id, input.account_id
-                ),
-            )
-        })?;
+    // The intent and its lock in one batched read (same partition key).
+    let (intent, existing) = store
+        .get_intent_and_attempt(&input.tenant_id, &input.account_id, &input.action_intent_id)
+        .await?;
+    let intent = intent.ok_or_else(|| {
+        ExecutionError::validation(
+            "INTENT_NOT_FOUND",
+            format!(
+                "intent {} not found for tenant {} account {}",
+                input.action_intent_id, input.tenant_id, input.account_id
+            ),
+        )
+    })?;
     let entry = store
         .get_registry_entry(&intent.action_type, intent.registry_version)
         .await?
@@ -76,10 +77,7 @@ pub async fn handle(deps: &Deps, input: StarterInput) -> Result<StarterOutput, E
         entry.registry_version,
     );
 
-    let claim = match store
-        .get_attempt(&input.tenant_id, &input.account_id, &input.action_intent_id)
-        .await?
-    {
+    let claim = match existing {
         Some(existing) => claim_existing(deps, &input, &entry, &key, existing).await?,
         None => {
             let attempt = new_attempt(deps, &input, &entry, &key, 1, None);

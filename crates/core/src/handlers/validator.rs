@@ -22,10 +22,14 @@ use crate::ports::Deps;
     fields(action_intent_id = %input.action_intent_id, trace_id = %input.trace_id)
 )]
 pub async fn handle(deps: &Deps, input: ValidatorInput) -> Result<ValidatorOutput, ExecutionError> {
-    let store = &deps.store;
-    let intent = store
-        .get_intent(&input.tenant_id, &input.account_id, &input.action_intent_id)
-        .await?
+    // One batched read: the intent and both kill switches (BatchGetItem on
+    // DynamoDB) instead of three round trips; the checks keep their order.
+    let records = deps
+        .store
+        .get_preflight(&input.tenant_id, &input.account_id, &input.action_intent_id)
+        .await?;
+    let intent = records
+        .intent
         // Defence in depth: a store keyed differently must still not leak across tenants.
         .filter(|i| i.tenant_id == input.tenant_id && i.account_id == input.account_id)
         .ok_or_else(|| {
@@ -49,7 +53,7 @@ pub async fn handle(deps: &Deps, input: ValidatorInput) -> Result<ValidatorOutpu
         ));
     }
 
-    let global = store.get_global_controls().await?;
+    let global = records.global;
     if global.global_stop {
         return Err(ExecutionError::validation(
             "EXECUTION_GLOBALLY_DISABLED",
@@ -60,7 +64,7 @@ pub async fn handle(deps: &Deps, input: ValidatorInput) -> Result<ValidatorOutpu
         ));
     }
 
-    if let Some(config) = store.get_tenant_config(&input.tenant_id).await? {
+    if let Some(config) = records.tenant {
         if !config.execution_enabled {
             return Err(ExecutionError::validation(
                 "TENANT_EXECUTION_DISABLED",

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -12,16 +12,16 @@ use crate::error::{ExecutionError, Result};
 use crate::ports::{EventPublisher, ExecutionEvent};
 
 pub struct JsonlEventPublisher {
-    path: PathBuf,
+    path: Arc<PathBuf>,
     // Serialises appends from concurrent executions in this process.
-    lock: Mutex<()>,
+    lock: Arc<Mutex<()>>,
 }
 
 impl JsonlEventPublisher {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
-            path: path.into(),
-            lock: Mutex::new(()),
+            path: Arc::new(path.into()),
+            lock: Arc::new(Mutex::new(())),
         }
     }
 }
@@ -36,23 +36,28 @@ impl EventPublisher for JsonlEventPublisher {
             "detail": event.detail,
         })
         .to_string();
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut f| {
-                writeln!(f, "{line}")?;
-                Ok(f)
-            })
-            .map_err(|e| {
-                ExecutionError::store_unavailable(format!(
-                    "cannot append event to {}: {e}",
-                    self.path.display()
-                ))
-            })?;
-        file.flush().ok();
-        Ok(())
+        let (path, lock) = (self.path.clone(), self.lock.clone());
+        // File I/O and the lock that orders it run on the blocking pool: under
+        // many concurrent executions they would otherwise stall the executor.
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path.as_path())
+                .and_then(|mut f| {
+                    writeln!(f, "{line}")?;
+                    f.flush()
+                })
+                .map_err(|e| {
+                    ExecutionError::store_unavailable(format!(
+                        "cannot append event to {}: {e}",
+                        path.display()
+                    ))
+                })
+        })
+        .await
+        .map_err(|e| ExecutionError::store_unavailable(format!("event writer failed: {e}")))?
     }
 }
 

@@ -22,7 +22,7 @@ use crate::contracts::{
     GlobalControls, LedgerEntry, TenantConfig, ToolRegistryEntry, keys,
 };
 use crate::error::{ExecutionError, Result};
-use crate::ports::{Store, TerminalWrite, TerminalWriteResult};
+use crate::ports::{PreflightRecords, Store, TerminalWrite, TerminalWriteResult};
 
 pub const DB_FILE: &str = "ccx.sqlite";
 
@@ -93,14 +93,16 @@ fn from_doc<T: DeserializeOwned>(tbl: &str, pk: &str, sk: &str, doc: &str) -> Re
     })
 }
 
+/// Statements are prepared once per connection and cached (`prepare_cached`):
+/// parsing SQL again on every call is per-invocation work that belongs in the
+/// cold start.
 fn get_doc(conn: &Connection, tbl: &str, pk: &str, sk: &str) -> Result<Option<String>> {
-    conn.query_row(
-        "SELECT doc FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-        params![tbl, pk, sk],
-        |row| row.get::<_, String>(0),
-    )
-    .optional()
-    .map_err(|e| sql_err("get", e))
+    conn.prepare_cached("SELECT doc FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![tbl, pk, sk], |row| row.get::<_, String>(0))
+                .optional()
+        })
+        .map_err(|e| sql_err("get", e))
 }
 
 fn get_typed<T: DeserializeOwned>(
@@ -115,22 +117,22 @@ fn get_typed<T: DeserializeOwned>(
 }
 
 fn upsert(conn: &Connection, tbl: &str, pk: &str, sk: &str, doc: &str) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO items (tbl, pk, sk, doc) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (tbl, pk, sk) DO UPDATE SET doc = excluded.doc",
-        params![tbl, pk, sk, doc],
     )
+    .and_then(|mut stmt| stmt.execute(params![tbl, pk, sk, doc]))
     .map(|_| ())
     .map_err(|e| sql_err("put", e))
 }
 
 /// Insert unless the key exists; true when written.
 fn insert_if_absent(conn: &Connection, tbl: &str, pk: &str, sk: &str, doc: &str) -> Result<bool> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO items (tbl, pk, sk, doc) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (tbl, pk, sk) DO NOTHING",
-        params![tbl, pk, sk, doc],
     )
+    .and_then(|mut stmt| stmt.execute(params![tbl, pk, sk, doc]))
     .map(|n| n == 1)
     .map_err(|e| sql_err("conditional put", e))
 }
@@ -546,6 +548,49 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn get_preflight(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<PreflightRecords> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let sk = keys::intent_sk(action_intent_id);
+        let tenant_pk = keys::tenant_config_pk(tenant_id);
+        self.with_conn(move |c| {
+            Ok(PreflightRecords {
+                intent: get_typed(c, T_INTENTS, &pk, &sk)?,
+                global: get_typed(
+                    c,
+                    T_TENANTS,
+                    keys::GLOBAL_CONTROLS_PK,
+                    keys::GLOBAL_CONTROLS_SK,
+                )?
+                .unwrap_or_default(),
+                tenant: get_typed(c, T_TENANTS, &tenant_pk, keys::TENANT_CONFIG_SK)?,
+            })
+        })
+        .await
+    }
+
+    async fn get_intent_and_attempt(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<(Option<ActionIntentV1>, Option<ExecutionAttempt>)> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let intent_sk = keys::intent_sk(action_intent_id);
+        let attempt_sk = keys::attempt_sk(action_intent_id);
+        self.with_conn(move |c| {
+            Ok((
+                get_typed(c, T_INTENTS, &pk, &intent_sk)?,
+                get_typed(c, T_ATTEMPTS, &pk, &attempt_sk)?,
+            ))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -599,6 +644,127 @@ mod tests {
             outcome: outcome_for(a, OutcomeStatus::Succeeded),
             attempt_status: AttemptStatus::Succeeded,
             ledger: vec![ledger(a, LedgerEventType::ActionExecuted)],
+        }
+    }
+
+    /// The default (one read each) of a store that does not batch.
+    struct Unbatched(SqliteStore);
+
+    #[async_trait]
+    impl Store for Unbatched {
+        async fn put_intent(&self, i: &ActionIntentV1) -> Result<()> {
+            self.0.put_intent(i).await
+        }
+        async fn get_intent(&self, t: &str, a: &str, i: &str) -> Result<Option<ActionIntentV1>> {
+            self.0.get_intent(t, a, i).await
+        }
+        async fn put_registry_entry(&self, e: &ToolRegistryEntry) -> Result<()> {
+            self.0.put_registry_entry(e).await
+        }
+        async fn get_registry_entry(
+            &self,
+            t: &str,
+            v: Option<u32>,
+        ) -> Result<Option<ToolRegistryEntry>> {
+            self.0.get_registry_entry(t, v).await
+        }
+        async fn put_tenant_config(&self, c: &TenantConfig) -> Result<()> {
+            self.0.put_tenant_config(c).await
+        }
+        async fn get_tenant_config(&self, t: &str) -> Result<Option<TenantConfig>> {
+            self.0.get_tenant_config(t).await
+        }
+        async fn put_global_controls(&self, c: &GlobalControls) -> Result<()> {
+            self.0.put_global_controls(c).await
+        }
+        async fn get_global_controls(&self) -> Result<GlobalControls> {
+            self.0.get_global_controls().await
+        }
+        async fn get_attempt(&self, t: &str, a: &str, i: &str) -> Result<Option<ExecutionAttempt>> {
+            self.0.get_attempt(t, a, i).await
+        }
+        async fn create_attempt(&self, a: &ExecutionAttempt) -> Result<bool> {
+            self.0.create_attempt(a).await
+        }
+        async fn replace_attempt(
+            &self,
+            a: &ExecutionAttempt,
+            s: AttemptStatus,
+            n: u32,
+        ) -> Result<bool> {
+            self.0.replace_attempt(a, s, n).await
+        }
+        async fn record_terminal(&self, w: &TerminalWrite) -> Result<TerminalWriteResult> {
+            self.0.record_terminal(w).await
+        }
+        async fn get_outcome(&self, t: &str, a: &str, i: &str) -> Result<Option<ActionOutcomeV1>> {
+            self.0.get_outcome(t, a, i).await
+        }
+        async fn get_dedupe(&self, k: &str) -> Result<Option<ExternalWriteDedupe>> {
+            self.0.get_dedupe(k).await
+        }
+        async fn put_dedupe(&self, r: &ExternalWriteDedupe) -> Result<bool> {
+            self.0.put_dedupe(r).await
+        }
+        async fn append_ledger(&self, e: &[LedgerEntry]) -> Result<()> {
+            self.0.append_ledger(e).await
+        }
+        async fn ledger_by_trace(&self, t: &str, tr: &str) -> Result<Vec<LedgerEntry>> {
+            self.0.ledger_by_trace(t, tr).await
+        }
+    }
+
+    #[tokio::test]
+    async fn batched_reads_return_what_the_single_reads_return() {
+        let batched = SqliteStore::open_in_memory().unwrap();
+        let single = Unbatched(SqliteStore::open_in_memory().unwrap());
+        let stores: [&dyn Store; 2] = [&batched, &single];
+        for s in stores {
+            // Nothing stored: no intent, no attempt, no global stop, no tenant config.
+            let p = s.get_preflight("t1", "a1", "ai1").await.unwrap();
+            assert_eq!(
+                p,
+                PreflightRecords {
+                    intent: None,
+                    global: GlobalControls::default(),
+                    tenant: None
+                }
+            );
+            assert_eq!(
+                s.get_intent_and_attempt("t1", "a1", "ai1").await.unwrap(),
+                (None, None)
+            );
+
+            let i = fixtures::intent("t1", "a1", "ai1");
+            s.put_intent(&i).await.unwrap();
+            let stop = GlobalControls {
+                global_stop: true,
+                reason: Some("incident".into()),
+            };
+            s.put_global_controls(&stop).await.unwrap();
+            s.put_tenant_config(&fixtures::tenant_enabled("t1"))
+                .await
+                .unwrap();
+            let a = fixtures::running_attempt(&i, "tr-1", "exec-1");
+            assert!(s.create_attempt(&a).await.unwrap());
+
+            let p = s.get_preflight("t1", "a1", "ai1").await.unwrap();
+            assert_eq!(p.intent.as_ref(), Some(&i));
+            assert_eq!(p.global, stop);
+            assert_eq!(p.tenant, Some(fixtures::tenant_enabled("t1")));
+            // Scoped like the single reads: another account sees no intent.
+            assert_eq!(
+                s.get_preflight("t1", "a2", "ai1").await.unwrap().intent,
+                None
+            );
+            assert_eq!(
+                s.get_intent_and_attempt("t1", "a1", "ai1").await.unwrap(),
+                (Some(i.clone()), Some(a.clone()))
+            );
+            assert_eq!(
+                s.get_intent_and_attempt("t2", "a1", "ai1").await.unwrap(),
+                (None, None)
+            );
         }
     }
 
