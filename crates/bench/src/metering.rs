@@ -323,6 +323,23 @@ impl Store for CountingStore {
         Ok(r)
     }
 
+    async fn get_intent_and_registry_entry(
+        &self,
+        t: &str,
+        a: &str,
+        id: &str,
+        action_type: &str,
+        version: u32,
+    ) -> Result<(Option<ActionIntentV1>, Option<ToolRegistryEntry>)> {
+        let r = self
+            .inner
+            .get_intent_and_registry_entry(t, a, id, action_type, version)
+            .await?;
+        let sizes = [size_of_opt(&r.0), size_of_opt(&r.1)];
+        self.count("get_intent_and_registry_entry", OpKind::BatchRead, &sizes);
+        Ok(r)
+    }
+
     async fn get_intent_and_attempt(
         &self,
         t: &str,

@@ -80,7 +80,8 @@ where
             .y_label_area_size(52);
     }
     let mut chart = builder
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..max)
+        // `a..b` segmented has a slot for `b` too: end at the last index.
+        .build_cartesian_2d((0..n.saturating_sub(1).max(1)).into_segmented(), 0.0..max)
         .map_err(|e| anyhow!("{e}"))?;
     if text {
         let labels = panel.labels.clone();

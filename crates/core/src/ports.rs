@@ -126,6 +126,24 @@ pub trait Store: Send + Sync {
         })
     }
 
+    /// The intent and one version of the registry entry of `action_type`, read
+    /// together by the mapper (the starter passes the action type it pinned).
+    async fn get_intent_and_registry_entry(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+        action_type: &str,
+        registry_version: u32,
+    ) -> Result<(Option<ActionIntentV1>, Option<ToolRegistryEntry>)> {
+        Ok((
+            self.get_intent(tenant_id, account_id, action_intent_id)
+                .await?,
+            self.get_registry_entry(action_type, Some(registry_version))
+                .await?,
+        ))
+    }
+
     /// The intent and its attempt (the execution lock), read together by the starter.
     async fn get_intent_and_attempt(
         &self,

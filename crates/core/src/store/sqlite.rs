@@ -574,6 +574,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_intent_and_registry_entry(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+        action_type: &str,
+        registry_version: u32,
+    ) -> Result<(Option<ActionIntentV1>, Option<ToolRegistryEntry>)> {
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let sk = keys::intent_sk(action_intent_id);
+        let registry_pk = keys::registry_pk(action_type);
+        let registry_sk = keys::registry_sk(registry_version);
+        self.with_conn(move |c| {
+            Ok((
+                get_typed(c, T_INTENTS, &pk, &sk)?,
+                get_typed(c, T_REGISTRY, &registry_pk, &registry_sk)?,
+            ))
+        })
+        .await
+    }
+
     async fn get_intent_and_attempt(
         &self,
         tenant_id: &str,
@@ -763,6 +784,28 @@ mod tests {
             );
             assert_eq!(
                 s.get_intent_and_attempt("t2", "a1", "ai1").await.unwrap(),
+                (None, None)
+            );
+
+            let entry = fixtures::crm_task_registry_entry();
+            s.put_registry_entry(&entry).await.unwrap();
+            assert_eq!(
+                s.get_intent_and_registry_entry("t1", "a1", "ai1", "CREATE_CRM_TASK", 1)
+                    .await
+                    .unwrap(),
+                (Some(i.clone()), Some(entry.clone()))
+            );
+            // Another version, or another action type, is not there.
+            assert_eq!(
+                s.get_intent_and_registry_entry("t1", "a1", "ai1", "CREATE_CRM_TASK", 2)
+                    .await
+                    .unwrap(),
+                (Some(i.clone()), None)
+            );
+            assert_eq!(
+                s.get_intent_and_registry_entry("t1", "a1", "ai9", "NOPE", 1)
+                    .await
+                    .unwrap(),
                 (None, None)
             );
         }
