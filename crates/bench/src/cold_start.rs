@@ -102,6 +102,7 @@ pub async fn prepare_event(
         trace_id: started.trace_id.clone(),
         idempotency_key: started.idempotency_key.clone(),
         registry_version: started.registry_version,
+        action_type: Some(started.action_type.clone()),
     };
     if handler == Handler::ToolMapper {
         return Ok(serde_json::to_value(mapper_input)?);

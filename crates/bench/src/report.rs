@@ -376,6 +376,16 @@ pub fn markdown(r: &Results, baseline: Option<&Value>) -> String {
                 t.calls, t.items, t.bytes, t.read_request_units, t.write_request_units
             );
         }
+        if let Some(ops) = b
+            .and_then(|b| baseline_cost(b, "success"))
+            .and_then(|c| c.get("store_ops")?.as_object())
+        {
+            let list: Vec<String> = ops
+                .iter()
+                .map(|(op, t)| format!("`{op}` ×{}", t["calls"]))
+                .collect();
+            let _ = writeln!(s, "\nBaseline, for comparison: {}.", list.join(", "));
+        }
         let _ = writeln!(s, "\nPer function (successful execution):\n");
         let _ = writeln!(
             s,

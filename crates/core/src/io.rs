@@ -102,6 +102,11 @@ pub struct MapperInput {
     pub trace_id: String,
     pub idempotency_key: String,
     pub registry_version: u32,
+    /// The action type the starter pinned (`$.execution.action_type`). With it
+    /// the mapper reads the intent and the registry entry in one batched read;
+    /// without it (an older definition) it reads the intent first.
+    #[serde(default)]
+    pub action_type: Option<String>,
 }
 
 /// Lands at `$.mapping`.

@@ -43,32 +43,45 @@ pub const RESERVED_TOOL_PARAMS: [&str; 5] = [
     fields(action_intent_id = %input.action_intent_id, trace_id = %input.trace_id)
 )]
 pub async fn handle(deps: &Deps, input: MapperInput) -> Result<MapperOutput, ExecutionError> {
-    let intent = deps
-        .store
-        .get_intent(&input.tenant_id, &input.account_id, &input.action_intent_id)
-        .await?
-        .ok_or_else(|| {
-            ExecutionError::validation(
-                "INTENT_NOT_FOUND",
-                format!(
-                    "intent {} not found for tenant {} account {}",
-                    input.action_intent_id, input.tenant_id, input.account_id
-                ),
-            )
-        })?;
-    let entry = deps
-        .store
-        .get_registry_entry(&intent.action_type, Some(input.registry_version))
-        .await?
-        .ok_or_else(|| {
-            ExecutionError::validation(
-                "REGISTRY_ENTRY_NOT_FOUND",
-                format!(
-                    "no registry entry for action type {} version {}",
-                    intent.action_type, input.registry_version
-                ),
-            )
-        })?;
+    let store = &deps.store;
+    let (t, a, id) = (&input.tenant_id, &input.account_id, &input.action_intent_id);
+    // With the action type the starter pinned, the intent and the registry
+    // entry are one batched read; without it, the entry's key comes from the intent.
+    let (intent, entry) = match &input.action_type {
+        Some(action_type) => {
+            store
+                .get_intent_and_registry_entry(t, a, id, action_type, input.registry_version)
+                .await?
+        }
+        None => match store.get_intent(t, a, id).await? {
+            Some(intent) => {
+                let entry = store
+                    .get_registry_entry(&intent.action_type, Some(input.registry_version))
+                    .await?;
+                (Some(intent), entry)
+            }
+            None => (None, None),
+        },
+    };
+    let intent = intent.ok_or_else(|| {
+        ExecutionError::validation(
+            "INTENT_NOT_FOUND",
+            format!(
+                "intent {} not found for tenant {} account {}",
+                input.action_intent_id, input.tenant_id, input.account_id
+            ),
+        )
+    })?;
+    let entry = entry.ok_or_else(|| {
+        ExecutionError::validation(
+            "REGISTRY_ENTRY_NOT_FOUND",
+            format!(
+                "no registry entry for action type {} version {}",
+                input.action_type.as_deref().unwrap_or(&intent.action_type),
+                input.registry_version
+            ),
+        )
+    })?;
     if entry.action_type != intent.action_type {
         return Err(ExecutionError::validation(
             "REGISTRY_ACTION_TYPE_MISMATCH",
@@ -217,7 +230,49 @@ mod tests {
             trace_id: "trace-1".into(),
             idempotency_key: "key-1".into(),
             registry_version: 1,
+            action_type: None,
         }
+    }
+
+    #[tokio::test]
+    async fn the_pinned_action_type_gives_the_same_mapping_in_one_read() {
+        let h = Harness::seeded().await;
+        let unbatched = handle(&h.deps(), input()).await.unwrap();
+        let batched = handle(
+            &h.deps(),
+            MapperInput {
+                action_type: Some("CREATE_CRM_TASK".into()),
+                ..input()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(batched, unbatched);
+
+        // A pinned type that is not the intent's never maps it.
+        let mut note = fixtures::internal_note_registry_entry();
+        note.registry_version = 1;
+        h.store.put_registry_entry(&note).await.unwrap();
+        let err = handle(
+            &h.deps(),
+            MapperInput {
+                action_type: Some("CREATE_INTERNAL_NOTE".into()),
+                ..input()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, "REGISTRY_ACTION_TYPE_MISMATCH");
+        let err = handle(
+            &h.deps(),
+            MapperInput {
+                action_type: Some("NO_SUCH_TYPE".into()),
+                ..input()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, "REGISTRY_ENTRY_NOT_FOUND");
     }
 
     async fn with_params(h: &Harness, params: serde_json::Value) {
