@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use ccx_core::contracts::ExecutionAttempt;
 use ccx_local::engine::{EventDetail, Execution};
+use ccx_tests::moto::Finished;
 use serde_json::{Value, json};
 
 /// One failed task attempt (a Retry or Catch follows, or the execution fails).
@@ -90,6 +91,46 @@ pub fn local_ending(run: &Execution) -> Ending {
         output: run.output.clone(),
         error: run.error.clone(),
         cause: parse_cause(run.cause.as_deref()),
+    }
+}
+
+/// How moto's execution ended, read from its history: the path from the
+/// `*StateEntered` events, the task errors from the `LambdaFunctionFailed`/
+/// `TimedOut` events (each belongs to the state last entered), error and cause
+/// from `ExecutionFailed`.
+pub fn moto_ending(run: &Finished) -> Ending {
+    let text = |v: &Value, key: &str| v[key].as_str().map(str::to_string);
+    let task_errors = run
+        .events_in_states()
+        .into_iter()
+        .filter_map(|(state, e)| match e["type"].as_str().unwrap_or_default() {
+            "LambdaFunctionFailed" => {
+                let d = &e["lambdaFunctionFailedEventDetails"];
+                Some(TaskError {
+                    state,
+                    error: text(d, "error").unwrap_or_default(),
+                    cause: parse_cause(text(d, "cause").as_deref()),
+                })
+            }
+            "LambdaFunctionTimedOut" => Some(TaskError {
+                state,
+                error: "States.Timeout".to_string(),
+                cause: None,
+            }),
+            _ => None,
+        })
+        .collect();
+    let (error, cause) = run.failure();
+    Ending {
+        path: run.path(),
+        task_errors,
+        status: run.status.clone(),
+        output: run
+            .output
+            .as_deref()
+            .map(|s| serde_json::from_str(s).unwrap()),
+        error,
+        cause: parse_cause(cause.as_deref()),
     }
 }
 

@@ -2,3 +2,4 @@
 
 pub mod lambda_router;
 pub mod mock_runtime;
+pub mod moto;

@@ -24,7 +24,8 @@
 //! ids, timestamps, object ids and the address of each world's gateway,
 //! durations): see `Masks` in `tests/sfn/ending.rs`, which also says where moto
 //! differs from Step Functions (error causes re-serialised). The moto side
-//! (server, API calls, reading the history) is `tests/sfn/moto.rs`.
+//! (server, API calls, reading the history) is `ccx_tests::moto`
+//! (`tests/src/moto.rs`, shared with `workflow_moto.rs`).
 //!
 //! Ignored in a plain `cargo test` (it needs moto_server and takes a minute:
 //! moto's interpreter really waits out the Retry intervals). `make test-sfn`
@@ -32,8 +33,6 @@
 
 #[path = "../sfn/ending.rs"]
 mod ending;
-#[path = "../sfn/moto.rs"]
-mod moto;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,9 +57,9 @@ use ccx_local::engine::{
 };
 use ccx_mcp::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET_ARN, ENV_GATEWAY_URL, ENV_TOKEN_URL};
 use ccx_tests::lambda_router::LambdaRouter;
+use ccx_tests::moto::{self, Moto, StepFunctions};
 use chrono::Utc;
-use ending::{Masks, local_ending};
-use moto::{Moto, StepFunctions};
+use ending::{Masks, local_ending, moto_ending};
 use serde_json::{Value, json};
 
 const REGION: &str = "us-east-1";
@@ -448,7 +447,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
     // The router's port exists before moto, which needs it as MOTO_PORT.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let root = workspace_root();
-    let Some(moto) = Moto::start(
+    let Some(moto) = Moto::start_script(
         &moto::python(&root),
         &root.join("tests/aws/moto_server.py"),
         listener.local_addr().unwrap().port(),
@@ -474,10 +473,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
 
     let functions: Arc<dyn TaskInvoker> = sfn_world.functions.clone();
     let router = LambdaRouter::serve(listener, functions, moto.url.clone()).unwrap();
-    let sfn = StepFunctions {
-        url: router.url(),
-        http: reqwest::Client::new(),
-    };
+    let sfn = StepFunctions::new(router.url());
     let definition = definition();
     let text =
         ccx_local::engine::definition::substitute(&definition, &sfn_world.substitutions()).unwrap();
@@ -515,7 +511,7 @@ async fn moto_step_functions_and_the_local_engine_agree_on_every_scenario() {
                 world.gateway.script_faults(fault, count);
             }
         }
-        let theirs = sfn.run(&machine_arn(), s.name, &input).await;
+        let theirs = moto_ending(&sfn.run(&machine_arn(), s.name, &input).await);
         let ours = local_ending(&engine.execute(s.name, input.clone()).await);
         let (their_records, their_masks) = sfn_world.records(s.tenant, s.intent).await;
         let (our_records, our_masks) = local_world.records(s.tenant, s.intent).await;
@@ -624,13 +620,14 @@ async fn lambda_service_errors(problems: &mut Problems, sfn: &StepFunctions, loc
                    "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/ccx-sfn")}),
         )
         .await;
-    let theirs = sfn
-        .run(
+    let theirs = moto_ending(
+        &sfn.run(
             created["stateMachineArn"].as_str().unwrap(),
             "missing-function",
             &json!({}),
         )
-        .await;
+        .await,
+    );
     let ours = Engine::new(&task("nobody"), &HashMap::new(), local.functions.clone())
         .unwrap()
         .execute("missing-function", json!({}))

@@ -19,7 +19,6 @@ mod asl_fake;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,13 +35,11 @@ use ccx_core::handlers::Handler;
 use ccx_local::engine::{
     Engine, EngineOptions, Execution, FUNCTION_SUBSTITUTIONS, TaskInvoker, state_path,
 };
+use ccx_tests::moto::{Moto, StepFunctions};
 use serde_json::{Value, json};
 
-/// Guard against a hung emulator; never an assertion on how long things take.
-const LIMIT: Duration = Duration::from_secs(120);
 const REGION: &str = "us-east-1";
 const ACCOUNT_ID: &str = "123456789012";
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -106,82 +103,7 @@ async fn invoke(
     }
 }
 
-// ------------------------------------------------------------ moto server
-
-struct Moto {
-    child: Child,
-    port: u16,
-    http: reqwest::Client,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Moto {
-    async fn start(lambda_port: u16) -> Option<Moto> {
-        let bin = workspace_root().join(".venv/bin/moto_server");
-        if !bin.exists() {
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_PORT", lambda_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            port,
-            http: reqwest::Client::new(),
-        };
-        let url = format!("http://127.0.0.1:{port}/moto-api/config");
-        let config = json!({"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}});
-        let ready = tokio::time::timeout(LIMIT, async {
-            loop {
-                if let Ok(r) = moto.http.post(&url).json(&config).send().await
-                    && r.status().is_success()
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-        .await;
-        assert!(ready.is_ok(), "moto_server did not come up");
-        Some(moto)
-    }
-
-    async fn call(&self, target: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("http://127.0.0.1:{}/", self.port))
-            .header("X-Amz-Target", format!("AWSStepFunctions.{target}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .header("Authorization", AUTH)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("moto answers");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{target} failed: {status} {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-}
+// ------------------------------------------------------------ moto (ccx_tests::moto)
 
 /// What moto's run ended with, in the local engine's terms.
 #[derive(Debug, PartialEq)]
@@ -203,74 +125,23 @@ fn ending_of(run: &Execution) -> Ending {
     }
 }
 
-async fn moto_run(moto: &Moto, machine_arn: &str, name: &str, input: &Value) -> Ending {
-    let started = moto
-        .call(
-            "StartExecution",
-            json!({"stateMachineArn": machine_arn, "name": name, "input": input.to_string()}),
-        )
-        .await;
-    let arn = started["executionArn"].as_str().unwrap().to_string();
-    let described = tokio::time::timeout(LIMIT, async {
-        loop {
-            let d = moto
-                .call("DescribeExecution", json!({"executionArn": arn}))
-                .await;
-            if d["status"] != "RUNNING" {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("the moto execution finishes");
-    let history = moto
-        .call(
-            "GetExecutionHistory",
-            json!({"executionArn": arn, "maxResults": 1000}),
-        )
-        .await;
-    let path = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("StateEntered"))
-        })
-        .map(|e| {
-            e["stateEnteredEventDetails"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    // Error and cause of a failed execution are on its ExecutionFailed event.
-    let failure = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "ExecutionFailed")
-        .map(|e| e["executionFailedEventDetails"].clone());
+async fn moto_run(moto: &StepFunctions, machine_arn: &str, name: &str, input: &Value) -> Ending {
+    let run = moto.run(machine_arn, name, input).await;
+    let (error, cause) = run.failure();
     Ending {
-        path,
-        status: described["status"].as_str().unwrap().to_string(),
-        output: described["output"]
-            .as_str()
-            .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))),
-        error: failure
-            .as_ref()
-            .and_then(|f| f["error"].as_str().map(str::to_string)),
-        cause: failure
-            .as_ref()
-            .and_then(|f| f["cause"].as_str().map(str::to_string)),
+        path: run.path(),
+        status: run.status,
+        output: run
+            .output
+            .map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
+        error,
+        cause,
     }
 }
 
 /// Starts the Lambda router and moto (whose `MOTO_PORT` points at the router);
 /// `None` when moto is not installed and not required.
-async fn moto_with_router() -> Option<(Moto, Current)> {
+async fn moto_with_router() -> Option<(Moto, StepFunctions, Current)> {
     let current: Current = Arc::new(Mutex::new(None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let lambda_port = listener.local_addr().unwrap().port();
@@ -280,22 +151,15 @@ async fn moto_with_router() -> Option<(Moto, Current)> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    match Moto::start(lambda_port).await {
-        Some(moto) => Some((moto, current)),
-        None => {
-            assert!(
-                std::env::var_os("CCX_REQUIRE_MOTO").is_none(),
-                "CCX_REQUIRE_MOTO is set but .venv/bin/moto_server does not exist"
-            );
-            eprintln!("moto_server is not installed (run `make venv`): differential test not run");
-            None
-        }
-    }
+    let moto =
+        Moto::start_bin(&workspace_root().join(".venv/bin/moto_server"), lambda_port).await?;
+    let sfn = moto.step_functions();
+    Some((moto, sfn, current))
 }
 
 #[tokio::test]
 async fn local_engine_and_moto_agree_on_every_path() {
-    let Some((moto, current)) = moto_with_router().await else {
+    let Some((_server, moto, current)) = moto_with_router().await else {
         return;
     };
     let text = ccx_local::engine::definition::substitute(&definition(), &substitutions()).unwrap();
@@ -673,7 +537,7 @@ fn choice_machine() -> Value {
 /// `States.Runtime` are compared by error name only (their wording differs).
 #[tokio::test]
 async fn local_engine_and_moto_agree_on_asl_semantics() {
-    let Some((moto, current)) = moto_with_router().await else {
+    let Some((_server, moto, current)) = moto_with_router().await else {
         return;
     };
     for (i, case) in corpus().into_iter().enumerate() {
