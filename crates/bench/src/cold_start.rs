@@ -21,7 +21,7 @@ use ccx_core::io::{
 use ccx_core::store::embedded_deps;
 use ccx_gateway::RunningGateway;
 use ccx_tests::mock_runtime::{InvocationResult, MockRuntime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::harness::{ACCOUNT, TENANT, bench_intent, gateway_client, seed};
@@ -30,7 +30,7 @@ use crate::stats::{Summary, summarize};
 /// Guard against a hung binary (not a measurement).
 const LIMIT: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColdStart {
     pub function: String,
     pub runs: usize,

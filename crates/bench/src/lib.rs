@@ -15,6 +15,7 @@
 pub mod cold_start;
 pub mod cost;
 pub mod harness;
+pub mod merge;
 pub mod metering;
 pub mod overhead;
 pub mod plot;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use ccx_bench::harness::BenchSystem;
 use ccx_bench::report::{Machine, Results};
-use ccx_bench::{cold_start, cost, overhead, plot, report, throughput};
+use ccx_bench::{cold_start, cost, merge, overhead, plot, report, throughput};
 use ccx_core::handlers::Handler;
 use clap::Parser;
 
@@ -44,11 +44,42 @@ struct Args {
     baseline: PathBuf,
     #[arg(long)]
     skip_cold_start: bool,
+    /// Whole rounds of measurements; every figure reported is the median over them.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Measure nothing: merge these results files (medians) into `--out` and
+    /// render them (for A/B runs of two builds, interleaved by hand).
+    #[arg(long, num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let results = if args.merge.is_empty() {
+        let mut runs = Vec::with_capacity(args.rounds);
+        for round in 1..=args.rounds.max(1) {
+            eprintln!("ccx-bench: round {round} of {}", args.rounds.max(1));
+            runs.push(serde_json::to_value(measure(&args).await?)?);
+        }
+        serde_json::from_value::<Results>(merge::median_merge(&runs))?
+    } else {
+        let runs = args
+            .merge
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                Ok(serde_json::from_str::<serde_json::Value>(&text)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        serde_json::from_value::<Results>(merge::median_merge(&runs))?
+    };
+    render(&args, &results)
+}
+
+/// One round of every benchmark.
+async fn measure(args: &Args) -> Result<Results> {
     let prices = cost::prices()?;
     let data = tempfile::tempdir()?;
     let system = Arc::new(BenchSystem::start(data.path()).await?);
@@ -69,8 +100,11 @@ async fn main() -> Result<()> {
     }
     eprintln!("ccx-bench: tool invocation overhead");
     let over = overhead::measure(&system, args.overhead_calls).await?;
-
-    let results = Results {
+    match Arc::try_unwrap(system) {
+        Ok(system) => system.shutdown().await,
+        Err(_) => eprintln!("ccx-bench: the system is still shared; not shutting the gateway down"),
+    }
+    Ok(Results {
         generated_at: chrono::Utc::now(),
         machine: Machine::here(&args.profile),
         cold_start: cold,
@@ -79,23 +113,27 @@ async fn main() -> Result<()> {
         modelled_round_trip_ms: cost::MODELLED_ROUND_TRIP_MS,
         throughput: tput,
         tool_overhead: Some(over),
-    };
+    })
+}
+
+/// results.json, the PNG, the BENCHMARKS.md block and the table.
+fn render(args: &Args, results: &Results) -> Result<()> {
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")
+    std::fs::write(&args.out, serde_json::to_string_pretty(results)? + "\n")
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    plot::draw(&results, &args.plot)?;
+    plot::draw(results, &args.plot)?;
     let baseline = std::fs::read_to_string(&args.baseline)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     if args.markdown.exists() {
         report::update_markdown(
             &args.markdown,
-            &report::markdown(&results, baseline.as_ref()),
+            &report::markdown(results, baseline.as_ref()),
         )?;
     }
-    println!("{}", report::table(&results));
+    println!("{}", report::table(results));
     println!(
         "wrote {}, {}{}",
         args.out.display(),
@@ -106,9 +144,5 @@ async fn main() -> Result<()> {
             String::new()
         }
     );
-    match Arc::try_unwrap(system) {
-        Ok(system) => system.shutdown().await,
-        Err(_) => eprintln!("ccx-bench: the system is still shared; not shutting the gateway down"),
-    }
     Ok(())
 }

@@ -10,13 +10,13 @@ use std::time::Instant;
 use anyhow::{Result, bail, ensure};
 use ccx_core::handlers::{Handler, dispatch};
 use ccx_core::io::InvokerInput;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::harness::{ACCOUNT, BenchSystem, TENANT, gateway_client};
 use crate::stats::{Summary, summarize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ToolOverhead {
     pub calls: usize,
     /// Time of `McpClient::call_tool` as the caller sees it, microseconds.

@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use ccx_local::engine::ExecutionStatus;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::harness::BenchSystem;
 use crate::stats::{Summary, summarize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
     pub concurrency: usize,
     pub executions: usize,
