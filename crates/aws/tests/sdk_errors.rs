@@ -13,6 +13,7 @@ use ccx_aws::{DynamoStore, TableNames};
 use ccx_core::ExecutionError;
 use ccx_core::fixtures;
 use ccx_core::ports::Store;
+use ccx_core::store::conformance::terminal;
 
 mod support;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -197,7 +198,7 @@ async fn a_transaction_conflict_is_transient_and_names_the_item() {
     let endpoint = canned_body(400, cancelled(["None", "TransactionConflict", "None"])).await;
     let attempt = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai1"), "tr1", "e1");
     let err = store_at(endpoint)
-        .record_terminal(&support::terminal(&attempt))
+        .record_terminal(&terminal(&attempt))
         .await
         .unwrap_err();
     assert_eq!(
@@ -215,7 +216,7 @@ async fn another_cancellation_reason_is_a_conflict_naming_the_item() {
     let endpoint = canned_body(400, cancelled(["ValidationError", "None", "None"])).await;
     let attempt = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai1"), "tr1", "e1");
     let err = store_at(endpoint)
-        .record_terminal(&support::terminal(&attempt))
+        .record_terminal(&terminal(&attempt))
         .await
         .unwrap_err();
     assert_eq!(
@@ -232,7 +233,7 @@ async fn another_cancellation_reason_is_a_conflict_naming_the_item() {
 async fn a_refused_transaction_names_its_three_tables() {
     let attempt = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai1"), "tr1", "e1");
     let err = store_at(canned(400, "ValidationException").await)
-        .record_terminal(&support::terminal(&attempt))
+        .record_terminal(&terminal(&attempt))
         .await
         .unwrap_err();
     assert_eq!(

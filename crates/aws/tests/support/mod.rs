@@ -14,13 +14,7 @@ use aws_sdk_eventbridge::types::{InputTransformer, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 use ccx_aws::provision::{create_stack_resources, delete_stack_resources};
 use ccx_aws::{AwsClients, DynamoStore, TableNames};
-use ccx_core::contracts::{
-    ActionOutcomeV1, AttemptStatus, CompensationStatus, ExecutionAttempt, ExternalObjectRef,
-    LedgerEntry, LedgerEventType, OutcomeStatus,
-};
-use ccx_core::fixtures;
-use ccx_core::ports::TerminalWrite;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub struct Env {
     pub clients: AwsClients,
@@ -228,54 +222,4 @@ pub async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> bool 
 
 pub async fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&ccx_aws::load_sdk_config().await)
-}
-
-/// A ledger entry of `a` for `event`.
-pub fn ledger(a: &ExecutionAttempt, event: LedgerEventType) -> LedgerEntry {
-    LedgerEntry::new(
-        &a.tenant_id,
-        &a.account_id,
-        &a.action_intent_id,
-        &a.trace_id,
-        "dec-1",
-        a.attempt_count,
-        event,
-        fixtures::t0(),
-        json!({"tool_name": a.tool_name}),
-    )
-}
-
-/// The recorder's write for a successful run of `a`.
-pub fn terminal(a: &ExecutionAttempt) -> TerminalWrite {
-    TerminalWrite {
-        outcome: ActionOutcomeV1 {
-            action_intent_id: a.action_intent_id.clone(),
-            tenant_id: a.tenant_id.clone(),
-            account_id: a.account_id.clone(),
-            trace_id: a.trace_id.clone(),
-            decision_trace_id: "dec-1".into(),
-            status: OutcomeStatus::Succeeded,
-            attempt_count: a.attempt_count,
-            tool_name: Some(a.tool_name.clone()),
-            tool_run_ref: Some(format!("toolrun/{}/1/{}", a.trace_id, a.tool_name)),
-            external_object_refs: vec![ExternalObjectRef {
-                system: "crm".into(),
-                object_type: "task".into(),
-                object_id: "task-1".into(),
-                object_url: None,
-            }],
-            raw_response_artifact_ref: None,
-            error_class: None,
-            error_code: None,
-            error_message: None,
-            failed_state: None,
-            compensation_status: CompensationStatus::None,
-            compensation_error: None,
-            idempotency_key: a.idempotency_key.clone(),
-            started_at: fixtures::t0(),
-            completed_at: fixtures::t0(),
-        },
-        attempt_status: AttemptStatus::Succeeded,
-        ledger: vec![ledger(a, LedgerEventType::ActionExecuted)],
-    }
 }

@@ -11,6 +11,9 @@ pub mod events;
 pub mod files;
 pub mod sqlite;
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod conformance;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -617,55 +617,26 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::{CompensationStatus, LedgerEventType, OutcomeStatus, ReplayRequest};
+    use crate::contracts::LedgerEventType;
     use crate::fixtures;
-    use serde_json::json;
+    use crate::store::conformance;
 
-    fn outcome_for(a: &ExecutionAttempt, status: OutcomeStatus) -> ActionOutcomeV1 {
-        ActionOutcomeV1 {
-            action_intent_id: a.action_intent_id.clone(),
-            tenant_id: a.tenant_id.clone(),
-            account_id: a.account_id.clone(),
-            trace_id: a.trace_id.clone(),
-            decision_trace_id: "dec".into(),
-            status,
-            attempt_count: a.attempt_count,
-            tool_name: Some(a.tool_name.clone()),
-            tool_run_ref: None,
-            external_object_refs: vec![],
-            raw_response_artifact_ref: None,
-            error_class: None,
-            error_code: None,
-            error_message: None,
-            failed_state: None,
-            compensation_status: CompensationStatus::None,
-            compensation_error: None,
-            idempotency_key: a.idempotency_key.clone(),
-            started_at: a.started_at,
-            completed_at: fixtures::t0(),
-        }
+    // The shared `Store` contract, on the batching store and on the port's
+    // one-read-each defaults.
+    mod batched {
+        use super::*;
+        crate::store_conformance_tests!(|_test| Some((
+            (),
+            Arc::new(SqliteStore::open_in_memory().unwrap()) as Arc<dyn Store>
+        )));
     }
 
-    fn ledger(a: &ExecutionAttempt, ev: LedgerEventType) -> LedgerEntry {
-        LedgerEntry::new(
-            &a.tenant_id,
-            &a.account_id,
-            &a.action_intent_id,
-            &a.trace_id,
-            "dec",
-            a.attempt_count,
-            ev,
-            fixtures::t0(),
-            json!({}),
-        )
-    }
-
-    fn terminal(a: &ExecutionAttempt) -> TerminalWrite {
-        TerminalWrite {
-            outcome: outcome_for(a, OutcomeStatus::Succeeded),
-            attempt_status: AttemptStatus::Succeeded,
-            ledger: vec![ledger(a, LedgerEventType::ActionExecuted)],
-        }
+    mod unbatched {
+        use super::*;
+        crate::store_conformance_tests!(|_test| Some((
+            (),
+            Arc::new(Unbatched(SqliteStore::open_in_memory().unwrap())) as Arc<dyn Store>
+        )));
     }
 
     /// The default (one read each) of a store that does not batch.
@@ -736,344 +707,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn batched_reads_return_what_the_single_reads_return() {
-        let batched = SqliteStore::open_in_memory().unwrap();
-        let single = Unbatched(SqliteStore::open_in_memory().unwrap());
-        let stores: [&dyn Store; 2] = [&batched, &single];
-        for s in stores {
-            // Nothing stored: no intent, no attempt, no global stop, no tenant config.
-            let p = s.get_preflight("t1", "a1", "ai1").await.unwrap();
-            assert_eq!(
-                p,
-                PreflightRecords {
-                    intent: None,
-                    global: GlobalControls::default(),
-                    tenant: None
-                }
-            );
-            assert_eq!(
-                s.get_intent_and_attempt("t1", "a1", "ai1").await.unwrap(),
-                (None, None)
-            );
-
-            let i = fixtures::intent("t1", "a1", "ai1");
-            s.put_intent(&i).await.unwrap();
-            let stop = GlobalControls {
-                global_stop: true,
-                reason: Some("incident".into()),
-            };
-            s.put_global_controls(&stop).await.unwrap();
-            s.put_tenant_config(&fixtures::tenant_enabled("t1"))
-                .await
-                .unwrap();
-            let a = fixtures::running_attempt(&i, "tr-1", "exec-1");
-            assert!(s.create_attempt(&a).await.unwrap());
-
-            let p = s.get_preflight("t1", "a1", "ai1").await.unwrap();
-            assert_eq!(p.intent.as_ref(), Some(&i));
-            assert_eq!(p.global, stop);
-            assert_eq!(p.tenant, Some(fixtures::tenant_enabled("t1")));
-            // Scoped like the single reads: another account sees no intent.
-            assert_eq!(
-                s.get_preflight("t1", "a2", "ai1").await.unwrap().intent,
-                None
-            );
-            assert_eq!(
-                s.get_intent_and_attempt("t1", "a1", "ai1").await.unwrap(),
-                (Some(i.clone()), Some(a.clone()))
-            );
-            assert_eq!(
-                s.get_intent_and_attempt("t2", "a1", "ai1").await.unwrap(),
-                (None, None)
-            );
-
-            let entry = fixtures::crm_task_registry_entry();
-            s.put_registry_entry(&entry).await.unwrap();
-            assert_eq!(
-                s.get_intent_and_registry_entry("t1", "a1", "ai1", "CREATE_CRM_TASK", 1)
-                    .await
-                    .unwrap(),
-                (Some(i.clone()), Some(entry.clone()))
-            );
-            // Another version, or another action type, is not there.
-            assert_eq!(
-                s.get_intent_and_registry_entry("t1", "a1", "ai1", "CREATE_CRM_TASK", 2)
-                    .await
-                    .unwrap(),
-                (Some(i.clone()), None)
-            );
-            assert_eq!(
-                s.get_intent_and_registry_entry("t1", "a1", "ai9", "NOPE", 1)
-                    .await
-                    .unwrap(),
-                (None, None)
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn intents_are_scoped_by_tenant_and_account() {
+    async fn tenant_free_lookups_find_intents_and_ledger_entries_of_any_tenant() {
         let s = SqliteStore::open_in_memory().unwrap();
         let i = fixtures::intent("t1", "a1", "ai1");
         s.put_intent(&i).await.unwrap();
-        assert_eq!(
-            s.get_intent("t1", "a1", "ai1").await.unwrap(),
-            Some(i.clone())
-        );
-        assert_eq!(s.get_intent("t2", "a1", "ai1").await.unwrap(), None);
-        assert_eq!(s.get_intent("t1", "a2", "ai1").await.unwrap(), None);
-        assert_eq!(s.find_intent("ai1").await.unwrap(), Some(i));
-    }
-
-    #[tokio::test]
-    async fn registry_returns_pinned_or_latest_version() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let v1 = fixtures::crm_task_registry_entry();
-        let mut v10 = v1.clone();
-        v10.registry_version = 10;
-        v10.tool_name = "crm.create_task_v10".into();
-        let mut v2 = v1.clone();
-        v2.registry_version = 2;
-        for e in [&v1, &v10, &v2] {
-            s.put_registry_entry(e).await.unwrap();
-        }
-        let latest = s
-            .get_registry_entry("CREATE_CRM_TASK", None)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(latest.registry_version, 10, "numeric, not lexical, order");
-        let pinned = s
-            .get_registry_entry("CREATE_CRM_TASK", Some(2))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(pinned.registry_version, 2);
-        assert!(
-            s.get_registry_entry("CREATE_CRM_TASK", Some(3))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(s.get_registry_entry("NOPE", None).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn kill_switch_records_default_to_absent_and_no_global_stop() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        assert_eq!(s.get_tenant_config("t1").await.unwrap(), None);
-        assert!(!s.get_global_controls().await.unwrap().global_stop);
-        s.put_global_controls(&GlobalControls {
-            global_stop: true,
-            reason: Some("incident 42".into()),
-        })
+        assert_eq!(s.find_intent("ai1").await.unwrap(), Some(i.clone()));
+        assert_eq!(s.find_intent("ai2").await.unwrap(), None);
+        let a = fixtures::running_attempt(&i, "tr1", "exec1");
+        let other = fixtures::running_attempt(&fixtures::intent("t2", "a1", "ai1"), "tr1", "e");
+        s.append_ledger(&[
+            conformance::ledger(&a, LedgerEventType::ExecutionStarted),
+            conformance::ledger(&a, LedgerEventType::ActionExecuted),
+            conformance::ledger(&other, LedgerEventType::ExecutionStarted),
+        ])
         .await
         .unwrap();
-        assert!(s.get_global_controls().await.unwrap().global_stop);
-        s.put_tenant_config(&fixtures::tenant_enabled("t1"))
-            .await
-            .unwrap();
+        assert_eq!(s.ledger_for_trace_any_tenant("tr1").await.unwrap().len(), 3);
         assert!(
-            s.get_tenant_config("t1")
-                .await
-                .unwrap()
-                .unwrap()
-                .execution_enabled
-        );
-    }
-
-    #[tokio::test]
-    async fn create_attempt_is_conditional() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let first = fixtures::running_attempt(&i, "tr1", "exec1");
-        let mut second = first.clone();
-        second.trace_id = "tr2".into();
-        assert!(s.create_attempt(&first).await.unwrap());
-        assert!(!s.create_attempt(&second).await.unwrap());
-        assert_eq!(
-            s.get_attempt("t1", "a1", "ai1")
-                .await
-                .unwrap()
-                .unwrap()
-                .trace_id,
-            "tr1"
-        );
-    }
-
-    #[tokio::test]
-    async fn concurrent_lock_attempts_have_exactly_one_winner() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let mut handles = vec![];
-        for n in 0..16 {
-            let s = s.clone();
-            let a = fixtures::running_attempt(&i, &format!("tr{n}"), &format!("exec{n}"));
-            handles.push(tokio::spawn(
-                async move { s.create_attempt(&a).await.unwrap() },
-            ));
-        }
-        let mut wins = 0;
-        for h in handles {
-            wins += h.await.unwrap() as u32;
-        }
-        assert_eq!(wins, 1);
-    }
-
-    #[tokio::test]
-    async fn replace_attempt_checks_status_and_count() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let a = fixtures::running_attempt(&i, "tr1", "exec1");
-        s.create_attempt(&a).await.unwrap();
-        s.record_terminal(&terminal(&a)).await.unwrap();
-        let mut replay = a.clone();
-        replay.attempt_count = 2;
-        replay.trace_id = "tr2".into();
-        replay.replay = Some(ReplayRequest {
-            reason: "customer asked".into(),
-            requested_by: "ops:bob".into(),
-        });
-        assert!(
-            !s.replace_attempt(&replay, AttemptStatus::Succeeded, 7)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !s.replace_attempt(&replay, AttemptStatus::Failed, 1)
-                .await
-                .unwrap()
-        );
-        assert!(
-            s.replace_attempt(&replay, AttemptStatus::Succeeded, 1)
-                .await
-                .unwrap()
-        );
-        // The first replace moved the item on: the same expectation now fails.
-        assert!(
-            !s.replace_attempt(&replay, AttemptStatus::Succeeded, 1)
-                .await
-                .unwrap()
-        );
-        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
-        assert_eq!((stored.attempt_count, stored.trace_id.as_str()), (2, "tr2"));
-    }
-
-    #[tokio::test]
-    async fn record_terminal_writes_all_three_and_removes_the_lock_ttl() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let a = fixtures::running_attempt(&i, "tr1", "exec1");
-        s.create_attempt(&a).await.unwrap();
-        assert_eq!(
-            s.record_terminal(&terminal(&a)).await.unwrap(),
-            TerminalWriteResult::Written
-        );
-        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
-        assert_eq!(stored.status, AttemptStatus::Succeeded);
-        assert_eq!(stored.lock_expires_at, None);
-        assert_eq!(stored.completed_at, Some(fixtures::t0()));
-        let outcome = s.get_outcome("t1", "a1", "ai1").await.unwrap().unwrap();
-        assert_eq!(outcome.status, OutcomeStatus::Succeeded);
-        let entries = s.ledger_by_trace("t1", "tr1").await.unwrap();
-        assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].event_type, LedgerEventType::ActionExecuted);
-    }
-
-    #[tokio::test]
-    async fn a_retried_record_terminal_is_already_recorded_and_duplicates_nothing() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let a = fixtures::running_attempt(&i, "tr1", "exec1");
-        s.create_attempt(&a).await.unwrap();
-        s.record_terminal(&terminal(&a)).await.unwrap();
-        let mut retry = terminal(&a);
-        retry.outcome.completed_at = fixtures::t0() + chrono::Duration::seconds(5);
-        assert_eq!(
-            s.record_terminal(&retry).await.unwrap(),
-            TerminalWriteResult::AlreadyRecorded
-        );
-        assert_eq!(s.ledger_by_trace("t1", "tr1").await.unwrap().len(), 1);
-        let outcome = s.get_outcome("t1", "a1", "ai1").await.unwrap().unwrap();
-        assert_eq!(outcome.completed_at, fixtures::t0(), "first write kept");
-    }
-
-    #[tokio::test]
-    async fn record_terminal_for_another_trace_is_a_conflict_and_writes_nothing() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let a = fixtures::running_attempt(&i, "tr1", "exec1");
-        s.create_attempt(&a).await.unwrap();
-        let mut stranger = a.clone();
-        stranger.trace_id = "tr-other".into();
-        let err = s.record_terminal(&terminal(&stranger)).await.unwrap_err();
-        assert_eq!(err.name, "ConflictError");
-        assert_eq!(err.code, "ATTEMPT_CONDITION_FAILED");
-        assert!(s.get_outcome("t1", "a1", "ai1").await.unwrap().is_none());
-        assert!(
-            s.ledger_by_trace("t1", "tr-other")
+            s.ledger_for_trace_any_tenant("tr")
                 .await
                 .unwrap()
                 .is_empty()
         );
-        let stored = s.get_attempt("t1", "a1", "ai1").await.unwrap().unwrap();
-        assert_eq!(stored.status, AttemptStatus::Running);
-
-        let orphan = fixtures::running_attempt(&fixtures::intent("t1", "a1", "ai2"), "tr9", "e9");
-        let err = s.record_terminal(&terminal(&orphan)).await.unwrap_err();
-        assert_eq!(err.code, "ATTEMPT_NOT_FOUND");
-    }
-
-    #[tokio::test]
-    async fn ledger_append_is_idempotent_ordered_and_tenant_scoped() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let i = fixtures::intent("t1", "a1", "ai1");
-        let a = fixtures::running_attempt(&i, "tr1", "exec1");
-        let started = ledger(&a, LedgerEventType::ExecutionStarted);
-        let done = ledger(&a, LedgerEventType::ActionExecuted);
-        s.append_ledger(&[done.clone(), started.clone()])
-            .await
-            .unwrap();
-        s.append_ledger(std::slice::from_ref(&started))
-            .await
-            .unwrap();
-        let entries = s.ledger_by_trace("t1", "tr1").await.unwrap();
-        let types: Vec<_> = entries.iter().map(|e| e.event_type).collect();
-        assert_eq!(
-            types,
-            vec![
-                LedgerEventType::ExecutionStarted,
-                LedgerEventType::ActionExecuted
-            ]
-        );
-        assert!(s.ledger_by_trace("t2", "tr1").await.unwrap().is_empty());
-        assert!(
-            s.ledger_by_trace("t1", "tr").await.unwrap().is_empty(),
-            "prefix must not leak"
-        );
-        assert_eq!(s.ledger_for_trace_any_tenant("tr1").await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn dedupe_put_is_conditional() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let rec = ExternalWriteDedupe {
-            idempotency_key: "k1".into(),
-            tenant_id: "t1".into(),
-            action_intent_id: "ai1".into(),
-            tool_name: "crm.create_task".into(),
-            trace_id: "tr1".into(),
-            tool_run_ref: "toolrun/tr1/1/crm.create_task".into(),
-            external_object_refs: vec![],
-            raw_response_artifact_ref: None,
-            created_at: fixtures::t0(),
-        };
-        assert!(s.get_dedupe("k1").await.unwrap().is_none());
-        assert!(s.put_dedupe(&rec).await.unwrap());
-        let mut other = rec.clone();
-        other.trace_id = "tr2".into();
-        assert!(!s.put_dedupe(&other).await.unwrap());
-        assert_eq!(s.get_dedupe("k1").await.unwrap().unwrap().trace_id, "tr1");
     }
 
     #[tokio::test]
