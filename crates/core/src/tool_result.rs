@@ -147,7 +147,7 @@ fn texts(response: &ToolCallResponse) -> impl Iterator<Item = &str> {
 }
 
 fn text_error(response: &ToolCallResponse) -> ToolError {
-    let text: Vec<&str> = texts(response).collect();
+    let text: Vec<&str> = texts(response).filter(|t| !t.trim().is_empty()).collect();
     let message = if text.is_empty() {
         "tool reported an error without a message".to_string()
     } else {
@@ -177,7 +177,14 @@ fn error_of(obj: &Map<String, Value>) -> Option<ToolError> {
     if code.is_none() && message.is_none() {
         return None;
     }
-    let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    // Blank strings count as absent: an outcome must never carry an empty code
+    // or message (the failure taxonomy and the audit rely on both).
+    let str_of = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     Some(ToolError {
         class: class
             .and_then(|c| serde_json::from_value::<ErrorClass>(c.clone()).ok())
@@ -402,6 +409,19 @@ mod tests {
         assert_eq!(e.class, ErrorClass::Downstream);
         assert_eq!(e.code, "DUPLICATE_TASK");
         assert_eq!(e.message, "a task with that title exists");
+    }
+
+    #[test]
+    fn blank_error_code_and_message_get_the_defaults() {
+        let r = ToolCallResponse {
+            is_error: true,
+            content: vec![],
+            structured_content: Some(json!({"error_code": "", "error_message": "  "})),
+            raw: json!({}),
+        };
+        let e = interpret(&r).unwrap().error.unwrap();
+        assert_eq!(e.code, DEFAULT_TOOL_ERROR_CODE);
+        assert_eq!(e.message, "tool reported failure");
     }
 
     #[test]
