@@ -30,6 +30,12 @@ pub struct ToolOverhead {
     pub invoker_gateway_handling_us_mean: f64,
     /// Handler mean minus gateway mean: everything the invoker adds.
     pub invoker_overhead_us_mean: f64,
+    /// Per call (the calls are sequential, so the gateway's counter moves by
+    /// exactly that call's handling): client time minus gateway time, µs.
+    /// Robust to the outliers of a shared machine, unlike the means.
+    pub client_overhead_us: Summary,
+    /// Per call: tool-invoker handler time minus gateway time, µs.
+    pub invoker_overhead_us: Summary,
     /// Token requests and MCP initialisations during the measured calls
     /// (both 0: the token was cached and the session warm).
     pub token_requests_during: u64,
@@ -59,11 +65,16 @@ pub async fn measure(system: &BenchSystem, calls: usize) -> Result<ToolOverhead>
     }
     let before = gw.stats();
     let mut client_us = Vec::with_capacity(calls);
+    let mut client_overhead = Vec::with_capacity(calls);
     for i in 0..calls {
         let args = arguments(&format!("client-{i}"));
+        let handled_before = gw.stats().tool_call_handling_us;
         let started = Instant::now();
         let r = client.call_tool("crm.create_task", &args).await?;
-        client_us.push(started.elapsed().as_secs_f64() * 1e6);
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        let handled = (gw.stats().tool_call_handling_us - handled_before) as f64;
+        client_us.push(took);
+        client_overhead.push(took - handled);
         ensure!(!r.is_error, "the tool reported an error: {:?}", r.raw);
     }
     let after = gw.stats();
@@ -95,11 +106,16 @@ pub async fn measure(system: &BenchSystem, calls: usize) -> Result<ToolOverhead>
     }
     let before_inv = gw.stats();
     let mut invoker_us = Vec::with_capacity(calls);
+    let mut invoker_overhead = Vec::with_capacity(calls);
     for i in 0..calls {
         let input = serde_json::to_value(invoke(i, "invoker"))?;
+        let handled_before = gw.stats().tool_call_handling_us;
         let started = Instant::now();
         let out = dispatch(Handler::ToolInvoker, &system.deps, input).await?;
-        invoker_us.push(started.elapsed().as_secs_f64() * 1e6);
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        let handled = (gw.stats().tool_call_handling_us - handled_before) as f64;
+        invoker_us.push(took);
+        invoker_overhead.push(took - handled);
         if out["success"] != true || out["deduplicated"] != false {
             bail!("the invoker did not call the tool: {out}");
         }
@@ -117,6 +133,8 @@ pub async fn measure(system: &BenchSystem, calls: usize) -> Result<ToolOverhead>
         invoker_overhead_us_mean: invoker_handler_us.mean - inv_gateway_mean,
         invoker_handler_us,
         invoker_gateway_handling_us_mean: inv_gateway_mean,
+        client_overhead_us: summarize(&client_overhead),
+        invoker_overhead_us: summarize(&invoker_overhead),
         token_requests_during: (after.token_requests - before.token_requests)
             + (after_inv.token_requests - before_inv.token_requests),
         initializations_during: (after.initializations - before.initializations)

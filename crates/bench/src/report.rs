@@ -122,14 +122,13 @@ pub fn table(r: &Results) -> String {
     if let Some(o) = &r.tool_overhead {
         let _ = writeln!(
             s,
-            "\ntool call overhead ({} warm calls): client {:.0} us mean, gateway {:.0} us, \
-             client overhead {:.0} us; invoker handler {:.0} us, overhead {:.0} us",
+            "\ntool call overhead ({} warm calls, p50): client {:.0} us, client overhead {:.0} us; \
+             invoker handler {:.0} us, invoker overhead {:.0} us",
             o.calls,
-            o.client_call_us.mean,
-            o.gateway_handling_us_mean,
-            o.client_overhead_us_mean,
-            o.invoker_handler_us.mean,
-            o.invoker_overhead_us_mean
+            o.client_call_us.median,
+            o.client_overhead_us.median,
+            o.invoker_handler_us.median,
+            o.invoker_overhead_us.median
         );
     }
     s
@@ -147,11 +146,10 @@ fn baseline_cost<'a>(b: &'a Value, scenario: &str) -> Option<&'a Value> {
 }
 
 fn before_after(before: Option<f64>, after: f64, digits: usize) -> String {
-    match before {
-        Some(b) if (b - after).abs() > f64::EPSILON => {
-            format!("{b:.digits$} → **{after:.digits$}**")
-        }
-        _ => format!("{after:.digits$}"),
+    let now = format!("{after:.digits$}");
+    match before.map(|b| format!("{b:.digits$}")) {
+        Some(b) if b != now => format!("{b} → **{now}**"),
+        _ => now,
     }
 }
 
@@ -439,47 +437,51 @@ pub fn markdown(r: &Results, baseline: Option<&Value>) -> String {
              ({} token requests and {} MCP initialisations during the measured calls).\n",
             o.calls, o.token_requests_during, o.initializations_during
         );
-        let _ = writeln!(s, "| | mean µs | p50 µs | p99 µs |\n|---|---:|---:|---:|");
+        let _ = writeln!(s, "| | p50 µs | p99 µs | mean µs |\n|---|---:|---:|---:|");
         let _ = writeln!(
             s,
             "| MCP client `call_tool` | {} | {:.0} | {:.0} |",
-            before_after(prev("/client_call_us/mean"), o.client_call_us.mean, 0),
-            o.client_call_us.median,
-            o.client_call_us.p99
+            before_after(prev("/client_call_us/median"), o.client_call_us.median, 0),
+            o.client_call_us.p99,
+            o.client_call_us.mean
         );
         let _ = writeln!(
             s,
-            "| gateway's own handling (reported) | {:.0} | | |",
+            "| gateway's own handling (reported, mean) | | | {:.0} |",
             o.gateway_handling_us_mean
         );
         let _ = writeln!(
             s,
-            "| **client overhead** (client − gateway) | {} | | |",
+            "| **client overhead** per call (client − gateway) | {} | {:.0} | {:.0} |",
             before_after(
-                prev("/client_overhead_us_mean"),
-                o.client_overhead_us_mean,
+                prev("/client_overhead_us/median"),
+                o.client_overhead_us.median,
                 0
-            )
+            ),
+            o.client_overhead_us.p99,
+            o.client_overhead_us_mean
         );
         let _ = writeln!(
             s,
             "| tool-invoker handler (dedupe read + call + dedupe write) | {} | {:.0} | {:.0} |",
             before_after(
-                prev("/invoker_handler_us/mean"),
-                o.invoker_handler_us.mean,
+                prev("/invoker_handler_us/median"),
+                o.invoker_handler_us.median,
                 0
             ),
-            o.invoker_handler_us.median,
-            o.invoker_handler_us.p99
+            o.invoker_handler_us.p99,
+            o.invoker_handler_us.mean
         );
         let _ = writeln!(
             s,
-            "| **invoker overhead** (handler − gateway) | {} | | |",
+            "| **invoker overhead** per call (handler − gateway) | {} | {:.0} | {:.0} |",
             before_after(
-                prev("/invoker_overhead_us_mean"),
-                o.invoker_overhead_us_mean,
+                prev("/invoker_overhead_us/median"),
+                o.invoker_overhead_us.median,
                 0
-            )
+            ),
+            o.invoker_overhead_us.p99,
+            o.invoker_overhead_us_mean
         );
     }
     s
