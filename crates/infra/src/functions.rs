@@ -130,9 +130,13 @@ pub fn functions() -> Vec<FunctionDef> {
             timeout_seconds: 15,
             description: "Takes the execution lock, mints the trace and the idempotency key",
             grants: vec![
-                Table(Intents, &["GetItem"]),
+                // The intent and its attempt are read in one BatchGetItem.
+                Table(Intents, &["BatchGetItem", "GetItem"]),
                 Table(Registry, &["GetItem", "Query"]),
-                Table(Attempts, &["GetItem", "PutItem", "UpdateItem"]),
+                Table(
+                    Attempts,
+                    &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"],
+                ),
                 // A duplicate start of a terminal intent reads its outcome.
                 Table(Outcomes, &["GetItem"]),
                 Table(Ledger, &["PutItem"]),
@@ -144,14 +148,22 @@ pub fn functions() -> Vec<FunctionDef> {
             memory_mb: 256,
             timeout_seconds: 15,
             description: "Preflight: intent exists, not expired, kill switches off",
-            grants: vec![Table(Intents, &["GetItem"]), Table(Tenants, &["GetItem"])],
+            // The intent and both kill switches are read in one BatchGetItem.
+            grants: vec![
+                Table(Intents, &["BatchGetItem", "GetItem"]),
+                Table(Tenants, &["BatchGetItem", "GetItem"]),
+            ],
         },
         FunctionDef {
             handler: Handler::ToolMapper,
             memory_mb: 256,
             timeout_seconds: 15,
             description: "Maps the action type to a tool and arguments from the versioned registry",
-            grants: vec![Table(Intents, &["GetItem"]), Table(Registry, &["GetItem"])],
+            // The intent and the pinned registry version in one BatchGetItem.
+            grants: vec![
+                Table(Intents, &["BatchGetItem", "GetItem"]),
+                Table(Registry, &["BatchGetItem", "GetItem"]),
+            ],
         },
         FunctionDef {
             handler: Handler::ToolInvoker,

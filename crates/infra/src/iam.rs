@@ -164,7 +164,10 @@ mod tests {
     fn table_grants_become_exact_arn_statements() {
         let stmts = function_statements(&Handler::Validator.def());
         let intents = stmts.iter().find(|s| s.sid == "IntentsTable").unwrap();
-        assert_eq!(intents.actions, ["dynamodb:GetItem"]);
+        assert_eq!(
+            intents.actions,
+            ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
+        );
         assert_eq!(
             intents.resources,
             [json!({"Fn::GetAtt": ["IntentsTable", "Arn"]})]

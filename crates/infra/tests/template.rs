@@ -87,18 +87,27 @@ fn expected_grants(h: Handler) -> BTreeSet<(String, String)> {
     let tx = ["ConditionCheckItem", "GetItem", "PutItem", "UpdateItem"];
     let mut v: Vec<(String, String)> = match h {
         Handler::Starter => [
-            ddb(&["GetItem"], "intents"),
+            ddb(&["BatchGetItem", "GetItem"], "intents"),
             ddb(&["Query", "GetItem"], "registry"),
-            ddb(&["GetItem", "PutItem", "UpdateItem"], "attempts"),
+            ddb(
+                &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"],
+                "attempts",
+            ),
             ddb(&["GetItem"], "outcomes"),
             ddb(&["PutItem"], "ledger"),
             vec![("events:PutEvents".into(), "bus".into())],
         ]
         .concat(),
-        Handler::Validator => [ddb(&["GetItem"], "intents"), ddb(&["GetItem"], "tenants")].concat(),
-        Handler::ToolMapper => {
-            [ddb(&["GetItem"], "intents"), ddb(&["GetItem"], "registry")].concat()
-        }
+        Handler::Validator => [
+            ddb(&["BatchGetItem", "GetItem"], "intents"),
+            ddb(&["BatchGetItem", "GetItem"], "tenants"),
+        ]
+        .concat(),
+        Handler::ToolMapper => [
+            ddb(&["BatchGetItem", "GetItem"], "intents"),
+            ddb(&["BatchGetItem", "GetItem"], "registry"),
+        ]
+        .concat(),
         Handler::ToolInvoker => [
             ddb(&["GetItem", "PutItem"], "dedupe"),
             vec![

@@ -1,8 +1,10 @@
 //! The DynamoDB implementation of [`Store`]: one table per record kind, every
 //! item keyed by `pk`/`sk` from `ccx_core::contracts::keys`, records stored whole
 //! (see [`item`]). Conditional writes implement the lock and the attempt state
-//! machine; [`terminal`] holds the recorders' single transaction.
+//! machine; [`terminal`] holds the recorders' single transaction; [`batch`] the
+//! batched reads (one `BatchGetItem` each).
 
+mod batch;
 pub mod item;
 mod terminal;
 
@@ -14,13 +16,14 @@ use ccx_core::contracts::{
     GlobalControls, LedgerEntry, TenantConfig, ToolRegistryEntry, keys,
 };
 use ccx_core::error::Result;
-use ccx_core::ports::{Store, TerminalWrite, TerminalWriteResult};
+use ccx_core::ports::{PreflightRecords, Store, TerminalWrite, TerminalWriteResult};
 use ccx_infra::TableId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::TableNames;
 use crate::sdk_error::store_error;
+use batch::{batch_get, record};
 use item::{Item, PK, from_item, key, n, s, to_item};
 
 /// Sort key of the single item per idempotency key in the dedupe table (the
@@ -367,5 +370,96 @@ impl Store for DynamoStore {
             )
             .await?;
         items.iter().map(|i| from_item(i, table)).collect()
+    }
+
+    /// One `BatchGetItem`: the intent (intents table), the GLOBAL controls and
+    /// the tenant's config (tenants table).
+    async fn get_preflight(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<PreflightRecords> {
+        let intents = self.tables.get(TableId::Intents)?;
+        let tenants = self.tables.get(TableId::Tenants)?;
+        let [intent, global, tenant] = batch_get(
+            self,
+            &[
+                (
+                    intents,
+                    keys::tenant_account_pk(tenant_id, account_id),
+                    keys::intent_sk(action_intent_id),
+                ),
+                (
+                    tenants,
+                    keys::GLOBAL_CONTROLS_PK.to_string(),
+                    keys::GLOBAL_CONTROLS_SK.to_string(),
+                ),
+                (
+                    tenants,
+                    keys::tenant_config_pk(tenant_id),
+                    keys::TENANT_CONFIG_SK.to_string(),
+                ),
+            ],
+        )
+        .await?;
+        Ok(PreflightRecords {
+            intent: record(intent, intents)?,
+            global: record(global, tenants)?.unwrap_or_default(),
+            tenant: record(tenant, tenants)?,
+        })
+    }
+
+    /// One `BatchGetItem`: the intent and the pinned registry version. The
+    /// version is always given here, so both keys are known up front; the
+    /// "latest version" read (a Query) stays in `get_registry_entry(.., None)`.
+    async fn get_intent_and_registry_entry(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+        action_type: &str,
+        registry_version: u32,
+    ) -> Result<(Option<ActionIntentV1>, Option<ToolRegistryEntry>)> {
+        let intents = self.tables.get(TableId::Intents)?;
+        let registry = self.tables.get(TableId::Registry)?;
+        let [intent, entry] = batch_get(
+            self,
+            &[
+                (
+                    intents,
+                    keys::tenant_account_pk(tenant_id, account_id),
+                    keys::intent_sk(action_intent_id),
+                ),
+                (
+                    registry,
+                    keys::registry_pk(action_type),
+                    keys::registry_sk(registry_version),
+                ),
+            ],
+        )
+        .await?;
+        Ok((record(intent, intents)?, record(entry, registry)?))
+    }
+
+    /// One `BatchGetItem`: the intent and its attempt (the execution lock).
+    async fn get_intent_and_attempt(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        action_intent_id: &str,
+    ) -> Result<(Option<ActionIntentV1>, Option<ExecutionAttempt>)> {
+        let intents = self.tables.get(TableId::Intents)?;
+        let attempts = self.tables.get(TableId::Attempts)?;
+        let pk = keys::tenant_account_pk(tenant_id, account_id);
+        let [intent, attempt] = batch_get(
+            self,
+            &[
+                (intents, pk.clone(), keys::intent_sk(action_intent_id)),
+                (attempts, pk, keys::attempt_sk(action_intent_id)),
+            ],
+        )
+        .await?;
+        Ok((record(intent, intents)?, record(attempt, attempts)?))
     }
 }
