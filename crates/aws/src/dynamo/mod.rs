@@ -97,16 +97,7 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(store_error("PutItem", table, &e)),
-        }
+        conditional_put_result(result, table)
     }
 
     /// Every item of a key condition, following pagination.
@@ -302,16 +293,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":expected_count", n(expected_attempt_count))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(store_error("PutItem", table, &e)),
-        }
+        conditional_put_result(result, table)
     }
 
     async fn record_terminal(&self, write: &TerminalWrite) -> Result<TerminalWriteResult> {
@@ -461,5 +443,26 @@ impl Store for DynamoStore {
         )
         .await?;
         Ok((record(intent, intents)?, record(attempt, attempts)?))
+    }
+}
+
+/// A conditional PutItem: `true` when written, `false` when its condition
+/// failed (the caller's "already there" / "moved on"), an error otherwise.
+fn conditional_put_result(
+    result: std::result::Result<
+        aws_sdk_dynamodb::operation::put_item::PutItemOutput,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
+    >,
+    table: &str,
+) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(store_error("PutItem", table, &e)),
     }
 }
