@@ -5,7 +5,8 @@
 //! never a Rust type name. A success posts the handler output, and the same
 //! process keeps serving (dependencies are built once per cold start).
 
-use std::path::{Path, PathBuf};
+use ccx_tests::binaries::handler_binary;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,35 +19,6 @@ use serde_json::{Value, json};
 
 /// Guard against a hung binary; never an assertion on how long things take.
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
-
-/// `target/<profile>/<name>`, built first so the test never runs a stale binary
-/// (`cargo test` does not build other packages' executables).
-fn handler_binary(name: &str) -> PathBuf {
-    // This test runs from target/<profile>/deps/; build into the same profile.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut args = vec!["build", "--quiet", "-p", name];
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        args.push("--release");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(&args)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p {name} failed");
-    let bin = profile_dir.join(name);
-    assert!(bin.exists(), "{} not found", bin.display());
-    bin
-}
 
 struct Function(Child);
 

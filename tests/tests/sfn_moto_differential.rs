@@ -34,9 +34,9 @@
 #[path = "../sfn/ending.rs"]
 mod ending;
 
+use ccx_tests::binaries::{handler_binaries, workspace_root};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,13 +70,6 @@ const TENANT: &str = "t-sfn";
 const TENANT_OFF: &str = "t-sfn-off";
 const ACCOUNT: &str = "a-sfn";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
-
 fn definition() -> String {
     std::fs::read_to_string(workspace_root().join("statemachine/execution.asl.json"))
         .expect("statemachine/execution.asl.json is readable")
@@ -84,31 +77,6 @@ fn definition() -> String {
 
 fn machine_arn() -> String {
     format!("arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{MACHINE}")
-}
-
-/// Builds the seven handler binaries into this test's profile (so they are never
-/// stale) and returns their folder.
-fn handler_binaries() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut args = vec!["build", "--quiet"];
-    for h in Handler::ALL {
-        args.extend(["-p", h.name()]);
-    }
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        args.push("--release");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(&args)
-        .status()
-        .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build of the handler binaries failed"
-    );
-    profile_dir
 }
 
 // ------------------------------------------------------------------ worlds

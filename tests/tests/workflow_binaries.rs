@@ -5,8 +5,7 @@
 //! is the local fidelity mode: errors reach the state machine exactly as
 //! Step Functions reports a Lambda function error.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use ccx_tests::binaries::{handler_binaries, workspace_root};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,38 +32,6 @@ struct NoWait;
 #[async_trait]
 impl Sleeper for NoWait {
     async fn sleep(&self, _: Duration) {}
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
-
-/// Builds the seven handler binaries into this test's profile (so they are never
-/// stale) and returns their folder.
-fn handler_binaries() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut args = vec!["build", "--quiet"];
-    for h in Handler::ALL {
-        args.extend(["-p", h.name()]);
-    }
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        args.push("--release");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(&args)
-        .status()
-        .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build of the handler binaries failed"
-    );
-    profile_dir
 }
 
 struct World {

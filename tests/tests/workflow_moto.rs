@@ -17,8 +17,8 @@
 #[path = "support/asl_fake.rs"]
 mod asl_fake;
 
+use ccx_tests::binaries::workspace_root;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,13 +40,6 @@ use serde_json::{Value, json};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT_ID: &str = "123456789012";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
 
 /// Both engines get the same function ARNs.
 fn substitutions() -> HashMap<String, String> {
